@@ -1,0 +1,460 @@
+//! Settings: every knob of the contract as a command-line flag and an environment variable
+//! (flag wins), parsed and validated once at start-up. An invalid value stops the process with
+//! one line naming the flag, the variable and what is wrong.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use secrecy::SecretSlice;
+
+/// The smallest accepted PBKDF2 work factor; values below [`RECOMMENDED_MIN_ITERATIONS`] only
+/// exist so that tests run quickly.
+pub const MIN_ITERATIONS: u32 = 1_000;
+/// OWASP's floor for PBKDF2-HMAC-SHA256; below it the server warns at start-up.
+pub const RECOMMENDED_MIN_ITERATIONS: u32 = 600_000;
+/// The longest password accepted anywhere (Unicode scalar values).
+pub const PASSWORD_MAX_LENGTH: usize = 128;
+/// Request bodies larger than this are refused with 413 before any work is done.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "Latchkey: username/password authentication service (JSON API, server-side sessions, \
+             PBKDF2-SHA256)",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default); pending migrations are applied first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document as YAML.
+    Openapi,
+}
+
+/// Every setting of the contract's configuration table.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Listen address.
+    #[arg(long, env = "LATCHKEY_BIND", default_value = "127.0.0.1:8080", value_parser = parse_bind, global = true)]
+    pub bind: SocketAddr,
+
+    /// SQLite file (`sqlite://PATH` or a plain path, created on first run) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "latchkey.db", value_parser = parse_database_url, global = true)]
+    pub database_url: DatabaseUrl,
+
+    /// Cookie signing key, base64, at least 64 bytes. Unset: generated once into a 0600 file
+    /// beside the SQLite database.
+    #[arg(long, env = "LATCHKEY_SECRET_KEY", hide_env_values = true, value_parser = parse_secret_key, global = true)]
+    pub secret_key: Option<SecretKey>,
+
+    /// PBKDF2-HMAC-SHA256 iterations for new hashes (at least 1000; below 600000 warns).
+    #[arg(long, env = "LATCHKEY_PBKDF2_ITERATIONS", default_value_t = 1_000_000, value_parser = parse_iterations, global = true)]
+    pub pbkdf2_iterations: u32,
+
+    /// Minimum password length in characters (8–128).
+    #[arg(long, env = "LATCHKEY_PASSWORD_MIN_LENGTH", default_value_t = 8, value_parser = clap::value_parser!(u16).range(8..=128), global = true)]
+    pub password_min_length: u16,
+
+    /// Minimum zxcvbn strength score (0–4).
+    #[arg(long, env = "LATCHKEY_PASSWORD_MIN_STRENGTH", default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=4), global = true)]
+    pub password_min_strength: u8,
+
+    /// Hash jobs allowed to wait before requests get 503 server_busy.
+    #[arg(
+        long,
+        env = "LATCHKEY_HASH_QUEUE",
+        default_value_t = 256,
+        global = true
+    )]
+    pub hash_queue: usize,
+
+    /// Threads that compute password hashes (default: the number of CPUs).
+    #[arg(long, env = "LATCHKEY_HASH_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
+    pub hash_threads: Option<u16>,
+
+    /// The externally visible base URL (own origin for CSRF checks, Secure cookies, HSTS).
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_parser = parse_public_url, global = true)]
+    pub public_url: Option<PublicUrl>,
+
+    /// Per-client requests per minute on login and register (0 turns the limit off).
+    #[arg(
+        long,
+        env = "LATCHKEY_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
+    pub rate_limit_per_minute: u32,
+
+    /// Consecutive failed logins for one username before it is throttled (0 turns it off).
+    #[arg(
+        long,
+        env = "LATCHKEY_LOGIN_THROTTLE_AFTER",
+        default_value_t = 5,
+        global = true
+    )]
+    pub login_throttle_after: u32,
+
+    /// Whether the session cookie is Secure: auto, true or false.
+    #[arg(long, env = "LATCHKEY_COOKIE_SECURE", value_enum, default_value_t = CookieSecure::Auto, global = true)]
+    pub cookie_secure: CookieSecure,
+
+    /// A session unused for this long ends (for example 30m, 8h).
+    #[arg(long, env = "LATCHKEY_SESSION_IDLE_TIMEOUT", default_value = "8h", value_parser = parse_duration, global = true)]
+    pub session_idle_timeout: Duration,
+
+    /// A session ends this long after login, however active (for example 7d).
+    #[arg(long, env = "LATCHKEY_SESSION_MAX_AGE", default_value = "7d", value_parser = parse_duration, global = true)]
+    pub session_max_age: Duration,
+
+    /// Extra origins allowed to make unsafe requests (comma-separated).
+    #[arg(long, env = "LATCHKEY_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
+    pub allowed_origins: Vec<String>,
+
+    /// Peers (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For is believed.
+    #[arg(long, env = "LATCHKEY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy, global = true)]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Serve the SPA from this directory instead of the embedded copy; `off` serves none.
+    #[arg(long, env = "LATCHKEY_FRONTEND_DIR", value_parser = parse_frontend, global = true)]
+    pub frontend_dir: Option<Frontend>,
+
+    /// Log format: pretty or json (default: pretty on a terminal, json otherwise).
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+
+    /// Database connections in the pool.
+    #[arg(long, env = "LATCHKEY_DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub db_pool_size: u32,
+
+    /// How long a request waits for a database connection before 503 unavailable.
+    #[arg(long, env = "LATCHKEY_DB_TIMEOUT", default_value = "5s", value_parser = parse_duration, global = true)]
+    pub db_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieSecure {
+    Auto,
+    True,
+    False,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frontend {
+    Dir(PathBuf),
+    Off,
+}
+
+/// `LATCHKEY_PUBLIC_URL`, reduced to what the server needs from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    /// `scheme://host[:port]`, lower-cased, as browsers send it in `Origin`.
+    pub origin: String,
+    pub https: bool,
+}
+
+/// The cookie signing key. Cloning shares nothing printable: `Debug` is redacted.
+#[derive(Clone)]
+pub struct SecretKey(pub SecretSlice<u8>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey([REDACTED])")
+    }
+}
+
+impl Settings {
+    /// Whether the session cookie carries `Secure` (and so the `__Host-` prefix).
+    pub fn cookie_is_secure(&self) -> bool {
+        match self.cookie_secure {
+            CookieSecure::True => true,
+            CookieSecure::False => false,
+            CookieSecure::Auto => match &self.public_url {
+                Some(url) => url.https,
+                None => !self.bind.ip().is_loopback(),
+            },
+        }
+    }
+
+    /// The session cookie's name: the `__Host-` prefix whenever the cookie is Secure
+    /// (OWASP ASVS 5.0 §3.3.1).
+    pub fn cookie_name(&self) -> &'static str {
+        if self.cookie_is_secure() {
+            "__Host-latchkey_session"
+        } else {
+            "latchkey_session"
+        }
+    }
+
+    pub fn hash_threads(&self) -> usize {
+        self.hash_threads.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(1)
+        })
+    }
+}
+
+/// Parses the command line and environment. On an invalid setting prints one line naming it and
+/// exits with status 2; `--help` and `--version` print and exit 0.
+pub fn parse_cli() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => exit_with(err),
+    }
+}
+
+fn exit_with(err: clap::Error) -> ! {
+    let naming = matches!(
+        err.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidSubcommand
+    );
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg).cloned() else {
+        err.exit()
+    };
+    if !naming {
+        err.exit()
+    }
+    let long = arg.split_whitespace().next().unwrap_or(&arg).to_owned();
+    let env = Cli::command()
+        .get_arguments()
+        .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == long))
+        .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()));
+    let value = match err.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => v.clone(),
+        _ => String::new(),
+    };
+    let reason = std::error::Error::source(&err)
+        .map(|e| e.to_string())
+        .or_else(|| match err.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(values)) => {
+                Some(format!("expected one of: {}", values.join(", ")))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| "invalid value".to_owned());
+    let name = match env {
+        Some(env) => format!("{env} (--{})", long.trim_start_matches('-')),
+        None => long,
+    };
+    let shown = if name.starts_with("LATCHKEY_SECRET_KEY") {
+        "[REDACTED]".to_owned()
+    } else {
+        value
+    };
+    eprintln!("latchkey: invalid setting {name}={shown:?}: {reason}");
+    std::process::exit(2)
+}
+
+fn parse_bind(value: &str) -> Result<SocketAddr, String> {
+    value
+        .to_socket_addrs()
+        .map_err(|e| format!("not a host:port listen address ({e})"))?
+        .next()
+        .ok_or_else(|| "the address resolves to nothing".to_owned())
+}
+
+fn parse_database_url(value: &str) -> Result<DatabaseUrl, String> {
+    let value = value.trim();
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        return Ok(DatabaseUrl::Postgres(value.to_owned()));
+    }
+    let path = value
+        .strip_prefix("sqlite://")
+        .or_else(|| value.strip_prefix("sqlite:"))
+        .unwrap_or(value);
+    if path.is_empty() {
+        return Err("expected a SQLite file path, sqlite://PATH or postgres://…".to_owned());
+    }
+    if path == ":memory:" || path.contains("mode=memory") {
+        return Err(
+            "an in-memory SQLite database would give every pooled connection its own empty \
+             database; use a file"
+                .to_owned(),
+        );
+    }
+    if value.contains("://") && !value.starts_with("sqlite://") {
+        return Err("unsupported scheme; use a SQLite path, sqlite://PATH or postgres://…".into());
+    }
+    Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+}
+
+fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(value.trim()))
+        .map_err(|_| "not valid base64".to_owned())?;
+    if bytes.len() < 64 {
+        return Err(format!(
+            "decodes to {} bytes; at least 64 are needed (try: openssl rand -base64 64)",
+            bytes.len()
+        ));
+    }
+    Ok(SecretKey(SecretSlice::from(bytes)))
+}
+
+fn parse_iterations(value: &str) -> Result<u32, String> {
+    let n: u32 = value
+        .trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_owned())?;
+    if n < MIN_ITERATIONS {
+        return Err(format!("must be at least {MIN_ITERATIONS}"));
+    }
+    Ok(n)
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(value.trim())
+        .map_err(|e| format!("{e}; expected a duration such as 30s, 15m, 8h or 7d"))?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s".to_owned());
+    }
+    Ok(d)
+}
+
+/// Splits `scheme://host[:port][/path]` into a lower-cased origin; no URL crate is needed for that.
+fn split_origin(value: &str) -> Result<(String, bool), String> {
+    let value = value.trim();
+    let (scheme, rest) = value
+        .split_once("://")
+        .ok_or_else(|| "expected scheme://host[:port]".to_owned())?;
+    let scheme = scheme.to_ascii_lowercase();
+    let https = match scheme.as_str() {
+        "https" => true,
+        "http" => false,
+        _ => return Err("the scheme must be http or https".to_owned()),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') || authority.contains(char::is_whitespace) {
+        return Err("expected scheme://host[:port] with a host and no credentials".to_owned());
+    }
+    let authority = authority.to_ascii_lowercase();
+    let authority = match (
+        https,
+        authority.strip_suffix(if https { ":443" } else { ":80" }),
+    ) {
+        (_, Some(stripped)) => stripped.to_owned(),
+        (_, None) => authority,
+    };
+    Ok((format!("{scheme}://{authority}"), https))
+}
+
+fn parse_public_url(value: &str) -> Result<PublicUrl, String> {
+    let (origin, https) = split_origin(value)?;
+    Ok(PublicUrl { origin, https })
+}
+
+fn parse_origin(value: &str) -> Result<String, String> {
+    split_origin(value).map(|(origin, _)| origin)
+}
+
+fn parse_proxy(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR range"))
+}
+
+fn parse_frontend(value: &str) -> Result<Frontend, String> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(Frontend::Off);
+    }
+    let path = PathBuf::from(value);
+    if !path.join("index.html").is_file() {
+        return Err(format!(
+            "{value:?} is not a directory containing index.html"
+        ));
+    }
+    Ok(Frontend::Dir(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(
+            parse_origin("HTTPS://Example.COM:443/app/").as_deref(),
+            Ok("https://example.com")
+        );
+        assert_eq!(
+            parse_origin("http://localhost:8080").as_deref(),
+            Ok("http://localhost:8080")
+        );
+        assert!(parse_origin("ftp://x").is_err());
+        assert!(parse_origin("https://user@host").is_err());
+    }
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            parse_database_url("sqlite://data/l.db"),
+            Ok(DatabaseUrl::Sqlite("data/l.db".into()))
+        );
+        assert_eq!(
+            parse_database_url("l.db"),
+            Ok(DatabaseUrl::Sqlite("l.db".into()))
+        );
+        assert!(matches!(
+            parse_database_url("postgres://u@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(parse_database_url(":memory:").is_err());
+        assert!(parse_database_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn secret_key_needs_64_bytes() {
+        let short = base64::engine::general_purpose::STANDARD.encode([1u8; 63]);
+        let long = base64::engine::general_purpose::STANDARD.encode([1u8; 64]);
+        assert!(parse_secret_key(&short).is_err());
+        assert!(parse_secret_key(&long).is_ok());
+        assert!(parse_secret_key("not base64!").is_err());
+    }
+
+    #[test]
+    fn iterations_and_durations() {
+        assert!(parse_iterations("999").is_err());
+        assert_eq!(parse_iterations("1000"), Ok(1000));
+        assert_eq!(parse_duration("8h"), Ok(Duration::from_secs(8 * 3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

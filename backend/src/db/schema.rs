@@ -1,0 +1,32 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    sessions (id) {
+        id -> Integer,
+        public_id -> Text,
+        key_hash -> Text,
+        user_id -> Integer,
+        state -> Text,
+        remember -> Bool,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        username -> Text,
+        username_key -> Text,
+        password_hash -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(sessions, users,);

@@ -1,0 +1,87 @@
+//! Queries on `sessions`. Rows are found by the SHA-256 of the cookie's key, never the key.
+
+use diesel::prelude::*;
+
+use super::Conn;
+use super::schema::sessions;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: i32,
+    pub public_id: String,
+    pub user_id: i32,
+    pub state: String,
+    pub remember: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct NewSession<'a> {
+    pub public_id: &'a str,
+    pub key_hash: &'a str,
+    pub user_id: i32,
+    pub state: &'a str,
+    pub remember: bool,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert(conn: &mut Conn, session: &NewSession<'_>) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(session)
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn find_by_key_hash(conn: &mut Conn, key_hash: &str) -> QueryResult<Option<SessionRow>> {
+    sessions::table
+        .filter(sessions::key_hash.eq(key_hash))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Replaces the state of a live session; returns false when the row is gone (revoked meanwhile):
+/// a revoked session is never brought back.
+pub fn update_state(conn: &mut Conn, key_hash: &str, state: &str) -> QueryResult<bool> {
+    diesel::update(sessions::table.filter(sessions::key_hash.eq(key_hash)))
+        .set(sessions::state.eq(state))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn touch(conn: &mut Conn, id: i32, at: i64) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::last_seen_at.eq(at))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn delete_by_key_hash(conn: &mut Conn, key_hash: &str) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::key_hash.eq(key_hash))).execute(conn)
+}
+
+pub fn delete_by_id(conn: &mut Conn, id: i32) -> QueryResult<usize> {
+    diesel::delete(sessions::table.find(id)).execute(conn)
+}
+
+/// Deletes sessions past their absolute expiry or idle for longer than `idle_secs`.
+pub fn delete_expired(conn: &mut Conn, now: i64, idle_secs: i64) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table.filter(
+            sessions::expires_at
+                .le(now)
+                .or(sessions::last_seen_at.le(now.saturating_sub(idle_secs))),
+        ),
+    )
+    .execute(conn)
+}

@@ -1,0 +1,248 @@
+//! `Application::build` turns settings into a running server: the pool and migrations, the
+//! hashing pool, the session middleware and the routes, bound to a listener that knows its port
+//! (port 0 in tests).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_identity::IdentityMiddleware;
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use base64::Engine as _;
+use secrecy::ExposeSecret as _;
+
+use crate::auth::{DbSessionStore, HashPool, Passwords};
+use crate::config::{DatabaseUrl, RECOMMENDED_MIN_ITERATIONS, Settings};
+use crate::db::{self, DbPool};
+use crate::middleware::{problem_fallback, remember_cookie, request_context};
+use crate::routes::{self, frontend::FrontendSource, health::OpenApiJson};
+use crate::state::AppState;
+
+/// How often expired sessions are deleted.
+const CLEANUP_EVERY: Duration = Duration::from_secs(600);
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        if settings.pbkdf2_iterations < RECOMMENDED_MIN_ITERATIONS {
+            tracing::warn!(
+                iterations = settings.pbkdf2_iterations,
+                "LATCHKEY_PBKDF2_ITERATIONS is below OWASP's floor of 600000: for tests only"
+            );
+        }
+        let secret = resolve_secret_key(&settings)?;
+        let pool = connect_and_migrate(&settings)?;
+        let hash_pool = HashPool::start(settings.hash_threads(), settings.hash_queue)
+            .context("starting the hashing threads")?;
+        let passwords = Passwords::new(hash_pool, settings.pbkdf2_iterations);
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let settings = Arc::new(settings);
+        let state = AppState {
+            pool: pool.clone(),
+            passwords,
+            settings: settings.clone(),
+        };
+
+        let key = Key::from(&secret);
+        let store = DbSessionStore::new(
+            pool.clone(),
+            settings.session_idle_timeout,
+            settings.session_max_age,
+        );
+        let state_data = web::Data::new(state.clone());
+        let openapi = web::Data::new(OpenApiJson(crate::openapi::json()));
+        let frontend = web::Data::new(FrontendSource::from_settings(
+            settings.frontend_dir.as_ref(),
+        ));
+        let max_age = settings.session_max_age;
+        let cookie_ttl = actix_web::cookie::time::Duration::seconds(db::secs(max_age));
+
+        let server = HttpServer::new(move || {
+            let session = SessionMiddleware::builder(store.clone(), key.clone())
+                .cookie_name(settings.cookie_name().to_owned())
+                .cookie_secure(settings.cookie_is_secure())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_path("/".to_owned())
+                .cookie_domain(None)
+                .cookie_content_security(CookieContentSecurity::Signed)
+                .session_lifecycle(
+                    BrowserSession::default()
+                        .state_ttl(cookie_ttl)
+                        .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+                )
+                .build();
+            // The absolute lifetime is also enforced by the store; the idle timeout only there,
+            // because actix-identity's visit deadline would write the session on every request.
+            let identity = IdentityMiddleware::builder()
+                .login_deadline(Some(max_age))
+                .visit_deadline(None)
+                .build();
+            App::new()
+                .app_data(state_data.clone())
+                .app_data(openapi.clone())
+                .app_data(frontend.clone())
+                .configure(routes::configure)
+                .default_service(web::to(routes::frontend::fallback))
+                .wrap(identity)
+                .wrap(session)
+                .wrap(from_fn(remember_cookie))
+                .wrap(from_fn(problem_fallback))
+                .wrap(from_fn(request_context))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
+
+        tokio::spawn(cleanup_expired_sessions(
+            pool,
+            state.settings.session_idle_timeout,
+        ));
+        tracing::info!(
+            address = %state.settings.bind,
+            port,
+            database = %database_label(&state.settings.database_url),
+            "latchkey listening"
+        );
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (up to 10 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the pool and applies pending migrations.
+pub fn connect_and_migrate(settings: &Settings) -> anyhow::Result<DbPool> {
+    let pool = db::build_pool(settings)?;
+    let mut conn = pool.get().context("connecting to the database")?;
+    db::run_migrations(&mut conn)?;
+    Ok(pool)
+}
+
+fn database_label(url: &DatabaseUrl) -> String {
+    match url {
+        DatabaseUrl::Sqlite(path) => format!("sqlite:{}", path.display()),
+        DatabaseUrl::Postgres(_) => "postgres".to_owned(),
+    }
+}
+
+async fn cleanup_expired_sessions(pool: DbPool, idle: Duration) {
+    let mut every = tokio::time::interval(CLEANUP_EVERY);
+    loop {
+        every.tick().await;
+        let pool = pool.clone();
+        let result = web::block(move || -> anyhow::Result<usize> {
+            let mut conn = pool.get()?;
+            Ok(db::sessions::delete_expired(
+                &mut conn,
+                db::now(),
+                db::secs(idle),
+            )?)
+        })
+        .await;
+        match result {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(deleted = n, "expired sessions removed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "session cleanup failed"),
+            Err(e) => tracing::warn!(error = %e, "session cleanup task failed"),
+        }
+    }
+}
+
+/// Where the generated secret key lives: beside the SQLite database.
+pub fn secret_key_path(db_path: &Path) -> PathBuf {
+    let mut name = db_path.file_name().unwrap_or_default().to_os_string();
+    name.push(".secret");
+    db_path.with_file_name(name)
+}
+
+/// The cookie signing key: `LATCHKEY_SECRET_KEY`, or a key generated once into a `0600` file
+/// beside the SQLite database. PostgreSQL deployments (several instances) must set it.
+fn resolve_secret_key(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(key) = &settings.secret_key {
+        return Ok(key.0.expose_secret().to_vec());
+    }
+    let path = match &settings.database_url {
+        DatabaseUrl::Sqlite(path) => secret_key_path(path),
+        DatabaseUrl::Postgres(_) => anyhow::bail!(
+            "LATCHKEY_SECRET_KEY must be set with PostgreSQL: every instance has to sign cookies \
+             with the same key (generate one with: openssl rand -base64 64)"
+        ),
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let key = b64
+                .decode(text.trim())
+                .with_context(|| format!("{} is not valid base64", path.display()))?;
+            anyhow::ensure!(
+                key.len() >= 64,
+                "{} holds fewer than 64 bytes",
+                path.display()
+            );
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut key = vec![0u8; 64];
+            rand::fill(key.as_mut_slice());
+            write_private(&path, &b64.encode(&key))
+                .with_context(|| format!("writing the secret key to {}", path.display()))?;
+            tracing::warn!(
+                path = %path.display(),
+                "LATCHKEY_SECRET_KEY is not set: generated a key into this file (mode 0600); \
+                 keep it with the database, or set LATCHKEY_SECRET_KEY"
+            );
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}

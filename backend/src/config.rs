@@ -29,6 +29,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
     about = "Latchkey: username/password authentication service (JSON API, server-side sessions, \
              PBKDF2-SHA256)",
     long_about = None,
+    args_override_self = true,
 )]
 pub struct Cli {
     #[command(flatten)]

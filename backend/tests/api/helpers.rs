@@ -1,0 +1,259 @@
+//! `spawn_app` and `TestApp`: a real server on a real port over a temporary database, and a
+//! cookie-keeping HTTP client.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser as _;
+use latchkey::config::Cli;
+use latchkey::startup::Application;
+use reqwest::cookie::{CookieStore as _, Jar};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+/// A fixed cookie key so that a restarted server accepts the same cookies.
+pub const SECRET_KEY: &str = "bGF0Y2hrZXktdGVzdC1zZWNyZXQta2V5LWF0LWxlYXN0LTY0LWJ5dGVzLWxvbmctLS0tLS0tLS0tLS0tLS0tLS0tLS0tLS0tLQ==";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    pub db_path: PathBuf,
+    pub handle: actix_web::dev::ServerHandle,
+    pub dir: Arc<tempfile::TempDir>,
+    pub args: Vec<String>,
+}
+
+/// Options for a test server: extra command-line flags.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub args: Vec<String>,
+    /// Reuse another app's directory (and so its database and secret key file).
+    pub dir: Option<Arc<tempfile::TempDir>>,
+}
+
+impl Options {
+    pub fn arg(mut self, flag: &str, value: &str) -> Self {
+        self.args.push(flag.to_owned());
+        self.args.push(value.to_owned());
+        self
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(Options::default()).await
+}
+
+pub async fn spawn_with(options: Options) -> TestApp {
+    let dir = options
+        .dir
+        .clone()
+        .unwrap_or_else(|| Arc::new(tempfile::tempdir().expect("temp dir")));
+    let db_path = dir.path().join("latchkey.db");
+    let mut args: Vec<String> = [
+        "latchkey",
+        "--bind",
+        "127.0.0.1:0",
+        "--pbkdf2-iterations",
+        "1000",
+        "--rate-limit-per-minute",
+        "0",
+        "--hash-threads",
+        "2",
+        "--db-pool-size",
+        "4",
+        "--log-format",
+        "json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push("--database-url".into());
+    args.push(db_path.to_string_lossy().into_owned());
+    args.extend(options.args.iter().cloned());
+    let cli = Cli::try_parse_from(&args).expect("test settings parse");
+    let app = Application::build(cli.settings)
+        .await
+        .expect("the application starts");
+    let port = app.port();
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    let jar = Arc::new(Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client,
+        jar,
+        db_path,
+        handle,
+        dir,
+        args: options.args,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+        content_type: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/register",
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/login",
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn logout(&self) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/logout"))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Registers and logs in; returns the user.
+    pub async fn signed_in(&self, username: &str) -> Value {
+        assert_eq!(self.register(username, PASSWORD).await.status(), 201);
+        let res = self.login(username, PASSWORD).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("json")
+    }
+
+    /// The session cookie as the client would send it (`name=value`), if any.
+    pub fn cookie_header(&self) -> Option<String> {
+        let url = self.address.parse().expect("url");
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+    }
+
+    /// A second client with no cookies.
+    pub fn fresh_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// A restart: stop this server and start another on the same directory, same flags and a
+    /// fixed secret key.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        spawn_with(Options {
+            args: self.args.clone(),
+            dir: Some(self.dir.clone()),
+        })
+        .await
+    }
+
+    /// A pool on the test database, for looking at what is stored.
+    pub fn db(&self) -> latchkey::db::PooledConn {
+        let cli = Cli::try_parse_from([
+            "latchkey",
+            "--database-url",
+            &self.db_path.to_string_lossy(),
+            "--db-pool-size",
+            "1",
+        ])
+        .expect("settings");
+        latchkey::db::build_pool(&cli.settings)
+            .expect("pool")
+            .get()
+            .expect("connection")
+    }
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status for {code}");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "content type for {code}"
+    );
+    assert!(res.headers().contains_key("x-request-id"));
+    let body: Value = res.json().await.expect("problem body is JSON");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], format!("urn:latchkey:problem:{code}"));
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// The field error codes of a validation problem, as (field, code) pairs.
+pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .expect("errors list")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().expect("field").to_owned(),
+                e["code"].as_str().expect("code").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A unique-enough username for tests sharing nothing but a machine.
+pub fn username(prefix: &str) -> String {
+    let n: u32 = rand_suffix();
+    format!("{prefix}{n}")
+}
+
+fn rand_suffix() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

@@ -1,0 +1,185 @@
+use std::time::Duration;
+
+use diesel::prelude::*;
+use latchkey::db::schema::sessions;
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{
+    Options, PASSWORD, SECRET_KEY, assert_problem, spawn_app, spawn_with, username,
+};
+
+/// The session key inside a signed cookie value (`signature=key`, URL-encoded).
+fn session_key(cookie_header: &str) -> String {
+    let value = cookie_header
+        .split("; ")
+        .find_map(|c| c.strip_prefix("latchkey_session="))
+        .expect("session cookie");
+    let decoded = value.replace("%3D", "=");
+    decoded.rsplit('=').next().expect("key").to_owned()
+}
+
+#[tokio::test]
+async fn the_database_keeps_only_a_hash_of_the_cookie_key() {
+    let app = spawn_app().await;
+    app.signed_in(&username("hashkey")).await;
+    let key = session_key(&app.cookie_header().expect("cookie"));
+    assert!(key.len() >= 32, "at least 128 bits of key: {key}");
+    let stored: Vec<String> = sessions::table
+        .select(sessions::key_hash)
+        .load(&mut app.db())
+        .expect("query");
+    assert_eq!(stored, [hex::encode(Sha256::digest(key.as_bytes()))]);
+    let states: Vec<String> = sessions::table
+        .select(sessions::state)
+        .load(&mut app.db())
+        .expect("query");
+    assert!(!states[0].contains(&key));
+}
+
+#[tokio::test]
+async fn login_rotates_the_session_key() {
+    let app = spawn_app().await;
+    let name = username("rotate");
+    app.signed_in(&name).await;
+    let first = app.cookie_header().expect("cookie");
+    let res = app.login(&name, PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let second = app.cookie_header().expect("cookie");
+    assert_ne!(session_key(&first), session_key(&second));
+    // The old key is dead; the new one works.
+    let old = app
+        .fresh_client()
+        .get(app.url("/api/me"))
+        .header("cookie", &first)
+        .send()
+        .await
+        .expect("request");
+    assert_problem(old, 401, "not_authenticated").await;
+    assert_eq!(app.get("/api/me").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_planted_cookie_does_not_survive_login() {
+    // Session fixation: an attacker's own valid cookie, planted in a victim's browser, must not
+    // become the victim's session.
+    let app = spawn_app().await;
+    app.signed_in(&username("attacker")).await;
+    let planted = app.cookie_header().expect("cookie");
+    let victim = username("victim");
+    assert_eq!(app.register(&victim, PASSWORD).await.status(), 201);
+    let res = app.login(&victim, PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let me: serde_json::Value = app.get("/api/me").await.json().await.expect("json");
+    assert_eq!(me["username"], victim);
+    assert_ne!(
+        session_key(&planted),
+        session_key(&app.cookie_header().expect("cookie"))
+    );
+}
+
+#[tokio::test]
+async fn restart_on_the_same_database_keeps_users_and_sessions() {
+    let app = spawn_with(Options::default().arg("--secret-key", SECRET_KEY)).await;
+    let name = username("restart");
+    app.signed_in(&name).await;
+    let cookie = app.cookie_header().expect("cookie");
+    let app = app.restart().await;
+    let res = app
+        .fresh_client()
+        .get(app.url("/api/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.login(&name, PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_generated_secret_key_is_kept_in_a_private_file_and_reused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let app = spawn_app().await;
+    let name = username("keyfile");
+    app.signed_in(&name).await;
+    let cookie = app.cookie_header().expect("cookie");
+    let key_file = app.db_path.with_file_name("latchkey.db.secret");
+    let mode = std::fs::metadata(&key_file)
+        .expect("key file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let app = app.restart().await;
+    let res = app
+        .fresh_client()
+        .get(app.url("/api/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        res.status(),
+        200,
+        "the same generated key signs after a restart"
+    );
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_on_the_server() {
+    let app = spawn_with(Options::default().arg("--session-idle-timeout", "2s")).await;
+    app.signed_in(&username("idle")).await;
+    let cookie = app.cookie_header().expect("cookie");
+    // Activity keeps it alive past the idle timeout…
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(app.get("/api/me").await.status(), 200);
+    }
+    // …idleness ends it, even though the client still sends the cookie.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let res = app
+        .fresh_client()
+        .get(app.url("/api/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request");
+    assert_problem(res, 401, "not_authenticated").await;
+    let left: i64 = sessions::table
+        .count()
+        .get_result(&mut app.db())
+        .expect("count");
+    assert_eq!(left, 0, "the expired row is deleted");
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+    let app = spawn_with(Options::default().arg("--session-max-age", "3s")).await;
+    app.signed_in(&username("absolute")).await;
+    assert_eq!(app.get("/api/me").await.status(), 200);
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let _ = app.get("/api/me").await;
+    }
+    assert_problem(app.get("/api/me").await, 401, "not_authenticated").await;
+}
+
+#[tokio::test]
+async fn reads_do_not_write_the_session_row_every_time() {
+    let app = spawn_app().await;
+    app.signed_in(&username("reads")).await;
+    let seen = || -> i64 {
+        sessions::table
+            .select(sessions::last_seen_at)
+            .first(&mut app.db())
+            .expect("row")
+    };
+    let before = seen();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for _ in 0..5 {
+        assert_eq!(app.get("/api/me").await.status(), 200);
+    }
+    assert_eq!(
+        seen(),
+        before,
+        "last_seen_at is refreshed at most once a minute"
+    );
+}

@@ -18,6 +18,8 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use secrecy::ExposeSecret as _;
 
+use crate::auth::csrf::cross_origin_guard;
+use crate::auth::rate_limit::ClientRateLimiter;
 use crate::auth::{DbSessionStore, HashPool, Passwords};
 use crate::config::{DatabaseUrl, RECOMMENDED_MIN_ITERATIONS, Settings};
 use crate::db::{self, DbPool};
@@ -55,6 +57,8 @@ impl Application {
             pool: pool.clone(),
             passwords,
             settings: settings.clone(),
+            rate_limiter: ClientRateLimiter::per_minute(settings.rate_limit_per_minute)
+                .map(Arc::new),
         };
 
         let key = Key::from(&secret);
@@ -101,6 +105,7 @@ impl Application {
                 .wrap(identity)
                 .wrap(session)
                 .wrap(from_fn(remember_cookie))
+                .wrap(from_fn(cross_origin_guard))
                 .wrap(from_fn(problem_fallback))
                 .wrap(from_fn(request_context))
         })
@@ -108,10 +113,7 @@ impl Application {
         .shutdown_timeout(10)
         .run();
 
-        tokio::spawn(cleanup_expired_sessions(
-            pool,
-            state.settings.session_idle_timeout,
-        ));
+        tokio::spawn(clean_up_periodically(state.clone()));
         tracing::info!(
             address = %state.settings.bind,
             port,
@@ -159,25 +161,30 @@ fn database_label(url: &DatabaseUrl) -> String {
     }
 }
 
-async fn cleanup_expired_sessions(pool: DbPool, idle: Duration) {
+/// Deletes expired sessions and stale throttle rows, and lets the rate limiter forget idle
+/// clients, every [`CLEANUP_EVERY`].
+async fn clean_up_periodically(state: AppState) {
     let mut every = tokio::time::interval(CLEANUP_EVERY);
     loop {
         every.tick().await;
-        let pool = pool.clone();
-        let result = web::block(move || -> anyhow::Result<usize> {
-            let mut conn = pool.get()?;
-            Ok(db::sessions::delete_expired(
-                &mut conn,
-                db::now(),
-                db::secs(idle),
-            )?)
-        })
-        .await;
+        if let Some(limiter) = &state.rate_limiter {
+            limiter.forget_idle();
+        }
+        let idle = db::secs(state.settings.session_idle_timeout);
+        let result = state
+            .db(move |conn| {
+                let now = db::now();
+                let sessions = db::sessions::delete_expired(conn, now, idle)?;
+                let throttles = db::throttles::delete_stale(conn, now)?;
+                Ok((sessions, throttles))
+            })
+            .await;
         match result {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(deleted = n, "expired sessions removed"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "session cleanup failed"),
-            Err(e) => tracing::warn!(error = %e, "session cleanup task failed"),
+            Ok((0, 0)) => {}
+            Ok((sessions, throttles)) => {
+                tracing::info!(sessions, throttles, "expired rows removed")
+            }
+            Err(e) => tracing::warn!(error = %e, "periodic cleanup failed"),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::auth::Passwords;
+use crate::auth::rate_limit::ClientRateLimiter;
 use crate::config::Settings;
 use crate::db::{Conn, DbPool};
 use crate::error::ApiError;
@@ -14,6 +15,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub passwords: Passwords,
     pub settings: Arc<Settings>,
+    /// `None` when `LATCHKEY_RATE_LIMIT_PER_MINUTE` is 0.
+    pub rate_limiter: Option<Arc<ClientRateLimiter>>,
 }
 
 impl AppState {

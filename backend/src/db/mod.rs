@@ -5,6 +5,7 @@
 
 pub mod schema;
 pub mod sessions;
+pub mod throttles;
 pub mod users;
 
 use std::time::Duration;

@@ -1,6 +1,15 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    login_throttles (username_key) {
+        username_key -> Text,
+        failures -> Integer,
+        locked_until -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Integer,
         public_id -> Text,
@@ -29,4 +38,4 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(login_throttles, sessions, users,);

@@ -60,6 +60,13 @@ impl Username {
         Self::parse(raw).ok().map(|u| u.key)
     }
 
+    /// The key the login throttle counts under: the same normalisation as [`Username::key`],
+    /// applied to any input (valid or not, existing or not), bounded in length.
+    pub fn throttle_key(raw: &str) -> String {
+        let normalized: String = raw.trim().nfkc().collect();
+        normalized.trim().to_lowercase().chars().take(64).collect()
+    }
+
     pub fn display(&self) -> &str {
         &self.display
     }

@@ -11,7 +11,8 @@ use super::User;
 use crate::auth::session_store::keys;
 use crate::auth::{SessionUser, VerifyOutcome};
 use crate::client_ip::client_ip;
-use crate::db::{secs, users};
+use crate::db::throttles::{self, Attempt};
+use crate::db::{self, secs, users};
 use crate::domain::{PasswordPolicy, Username, check_new_password};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Required};
@@ -103,7 +104,13 @@ pub async fn register(
     let user = state
         .db(move |c| Ok(users::insert(c, username.display(), username.key(), &hash)?))
         .await?;
-    tracing::info!(user_id = user.id, event = "registered", "account created");
+    tracing::info!(
+        target: "latchkey::audit",
+        event = "registered",
+        user_id = user.id,
+        username = %user.username,
+        "account created"
+    );
     Ok(HttpResponse::Created().json(User::from(&user)))
 }
 
@@ -143,6 +150,30 @@ pub async fn login(
         return Err(ApiError::Validation(required.into_errors()));
     };
 
+    let ip = client_ip(&req, &state.settings.trusted_proxies);
+    let throttle_key = Username::throttle_key(&username);
+    let threshold = state.settings.login_throttle_after;
+    if threshold > 0 {
+        // Decided before any hash is computed, for existing and unknown names alike.
+        let key = throttle_key.clone();
+        let attempt = state
+            .db(move |c| Ok(throttles::begin_attempt(c, &key, db::now(), threshold)?))
+            .await?;
+        if let Attempt::Locked { retry_after } = attempt {
+            tracing::warn!(
+                target: "latchkey::audit",
+                event = "login_throttled",
+                username = %throttle_key,
+                client_ip = ?ip,
+                retry_after,
+                "login refused: too many failed attempts for this account"
+            );
+            return Err(ApiError::TooManyAttempts {
+                retry_after: u64::try_from(retry_after).unwrap_or(1).max(1),
+            });
+        }
+    }
+
     // A name that breaks the username rules names no account: it costs the same dummy
     // verification as an unknown one.
     let credentials = match Username::key_for_login(&username) {
@@ -157,11 +188,23 @@ pub async fn login(
     let outcome = state.passwords.verify(password, stored).await?;
     let (credentials, rehash) = match (credentials, outcome) {
         (Some(c), VerifyOutcome::Match { rehash }) => (c, rehash),
-        _ => {
-            tracing::info!(event = "login_failed", "login failed");
+        (credentials, _) => {
+            tracing::info!(
+                target: "latchkey::audit",
+                event = "login_failed",
+                username = %throttle_key,
+                user_id = credentials.as_ref().map(|c| c.id),
+                reason = if credentials.is_some() { "wrong_password" } else { "unknown_user" },
+                client_ip = ?ip,
+                "login failed"
+            );
             return Err(ApiError::InvalidCredentials);
         }
     };
+    if threshold > 0 {
+        let key = throttle_key.clone();
+        state.db(move |c| Ok(throttles::reset(c, &key)?)).await?;
+    }
     if let Some(new_hash) = rehash {
         let (id, old) = (credentials.id, credentials.password_hash.clone());
         let replaced = state
@@ -178,7 +221,6 @@ pub async fn login(
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(256).collect());
-    let ip = client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string());
     let insert = |key: &str, value: serde_json::Value| {
         session
             .insert(key, value)
@@ -190,10 +232,18 @@ pub async fn login(
     )?;
     insert(keys::REMEMBER, remember.into())?;
     insert(keys::USER_AGENT, user_agent.into())?;
-    insert(keys::IP, ip.into())?;
+    insert(keys::IP, ip.map(|ip| ip.to_string()).into())?;
     Identity::login(&req.extensions(), user.id.to_string())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("identity login: {e}")))?;
-    tracing::info!(user_id = user.id, event = "login", remember, "logged in");
+    tracing::info!(
+        target: "latchkey::audit",
+        event = "login_succeeded",
+        username = %throttle_key,
+        user_id = user.id,
+        client_ip = ?ip,
+        remember,
+        "logged in"
+    );
 
     let mut res = HttpResponse::Ok().json(User::from(&user));
     if remember {
@@ -220,6 +270,6 @@ pub async fn logout(identity: Option<Identity>) -> Result<HttpResponse, ApiError
     let identity = identity.ok_or(ApiError::NotAuthenticated)?;
     let user_id = identity.id().unwrap_or_default();
     identity.logout();
-    tracing::info!(user_id, event = "logout", "logged out");
+    tracing::info!(target: "latchkey::audit", event = "logout", user_id, "logged out");
     Ok(HttpResponse::NoContent().finish())
 }

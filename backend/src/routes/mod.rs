@@ -5,11 +5,13 @@ pub mod frontend;
 pub mod health;
 pub mod me;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, Resource, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::SessionUser;
+use crate::auth::rate_limit::rate_limited;
 use crate::db::{rfc3339, users::UserRow};
 use crate::error::ApiError;
 
@@ -54,12 +56,20 @@ pub fn resource(path: &str, allow: &'static str) -> Resource {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/register", "POST").route(web::post().to(auth::register)))
-        .service(resource("/api/login", "POST").route(web::post().to(auth::login)))
-        .service(resource("/api/logout", "POST").route(web::post().to(auth::logout)))
-        .service(resource("/api/me", "GET").route(web::get().to(me::me)))
-        .service(resource("/api/health", "GET").route(web::get().to(health::health)))
-        .service(resource("/api/openapi.json", "GET").route(web::get().to(health::openapi_json)));
+    cfg.service(
+        resource("/api/register", "POST")
+            .route(web::post().to(auth::register))
+            .wrap(from_fn(rate_limited)),
+    )
+    .service(
+        resource("/api/login", "POST")
+            .route(web::post().to(auth::login))
+            .wrap(from_fn(rate_limited)),
+    )
+    .service(resource("/api/logout", "POST").route(web::post().to(auth::logout)))
+    .service(resource("/api/me", "GET").route(web::get().to(me::me)))
+    .service(resource("/api/health", "GET").route(web::get().to(health::health)))
+    .service(resource("/api/openapi.json", "GET").route(web::get().to(health::openapi_json)));
     frontend::configure(cfg);
 }
 

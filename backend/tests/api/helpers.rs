@@ -257,3 +257,85 @@ fn rand_suffix() -> u32 {
     static NEXT: AtomicU32 = AtomicU32::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// The real binary running as a separate process, with its log lines collected.
+pub struct BinaryServer {
+    pub child: std::process::Child,
+    pub address: String,
+    pub logs: Arc<std::sync::Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl BinaryServer {
+    /// Starts `latchkey serve` on port 0 over a temporary database with JSON logs; `envs` adds
+    /// settings.
+    pub fn start(envs: &[(&str, &str)]) -> Self {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().expect("dir");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("LATCHKEY_BIND", "127.0.0.1:0")
+            .env("DATABASE_URL", dir.path().join("latchkey.db"))
+            .env("LATCHKEY_PBKDF2_ITERATIONS", "1000")
+            .env("LATCHKEY_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .envs(envs.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("the binary starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("latchkey listening") {
+                    let v: Value = serde_json::from_str(&line).expect("json log line");
+                    let _ = port_tx.send(v["port"].as_u64().expect("port"));
+                }
+                sink.lock().expect("lock").push(line);
+            }
+        });
+        let port = port_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no port; logs: {:?}", logs.lock().expect("lock")));
+        Self {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            logs,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// The JSON log lines so far.
+    pub fn log_lines(&self) -> Vec<Value> {
+        self.logs
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    pub fn raw_logs(&self) -> String {
+        self.logs.lock().expect("lock").join("\n")
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

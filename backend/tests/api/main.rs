@@ -8,4 +8,5 @@ mod login;
 mod logout_and_me;
 mod openapi;
 mod register;
+mod security;
 mod sessions;

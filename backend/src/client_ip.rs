@@ -28,6 +28,19 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
         .or(Some(peer))
 }
 
+/// Where a request came from, as stored with sessions and events: the client address and the
+/// user agent (cut to 256 characters).
+pub fn request_origin(req: &HttpRequest, trusted: &[IpNet]) -> crate::db::events::Origin {
+    crate::db::events::Origin {
+        ip: client_ip(req, trusted).map(|ip| ip.to_string()),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod hasher;
 pub mod passwords;
 pub mod rate_limit;
 pub mod session_store;
+pub mod verify;
 
 pub use extractor::{AuthUser, SessionUser};
 pub use hasher::HashPool;

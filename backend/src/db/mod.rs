@@ -3,6 +3,7 @@
 //! query functions. Handlers never see Diesel: they call the plain functions of `users` and
 //! `sessions` inside `web::block`.
 
+pub mod events;
 pub mod schema;
 pub mod sessions;
 pub mod throttles;

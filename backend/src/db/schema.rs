@@ -1,6 +1,17 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    events (id) {
+        id -> Integer,
+        user_id -> Integer,
+        kind -> Text,
+        at -> BigInt,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     login_throttles (username_key) {
         username_key -> Text,
         failures -> Integer,
@@ -36,6 +47,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(events -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(login_throttles, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(events, login_throttles, sessions, users,);

@@ -85,3 +85,40 @@ pub fn delete_expired(conn: &mut Conn, now: i64, idle_secs: i64) -> QueryResult<
     )
     .execute(conn)
 }
+
+/// The user's sessions that are live at `now` (neither past their absolute expiry nor idle for
+/// `idle_secs`), oldest first.
+pub fn live_for_user(
+    conn: &mut Conn,
+    user_id: i32,
+    now: i64,
+    idle_secs: i64,
+) -> QueryResult<Vec<SessionRow>> {
+    sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(now.saturating_sub(idle_secs)))
+        .order(sessions::id.asc())
+        .select(SessionRow::as_select())
+        .load(conn)
+}
+
+/// Deletes one session of the user by its public id; returns whether it existed.
+pub fn delete_for_user(conn: &mut Conn, user_id: i32, public_id: &str) -> QueryResult<bool> {
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::public_id.eq(public_id)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
+}
+
+/// Deletes every session of the user except `keep` (a public id); returns how many.
+pub fn delete_others(conn: &mut Conn, user_id: i32, keep: Option<&str>) -> QueryResult<usize> {
+    let mine = sessions::table.filter(sessions::user_id.eq(user_id));
+    match keep {
+        Some(keep) => diesel::delete(mine.filter(sessions::public_id.ne(keep))).execute(conn),
+        None => diesel::delete(mine).execute(conn),
+    }
+}

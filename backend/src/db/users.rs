@@ -124,3 +124,29 @@ pub fn replace_hash(conn: &mut Conn, id: i32, old_hash: &str, new_hash: &str) ->
     .execute(conn)
     .map(|n| n == 1)
 }
+
+pub fn find_credentials_by_id(conn: &mut Conn, id: i32) -> QueryResult<Option<Credentials>> {
+    users::table
+        .find(id)
+        .select(Credentials::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Sets a new hash unconditionally (a password change).
+pub fn set_hash(conn: &mut Conn, id: i32, new_hash: &str) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(new_hash),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Deletes a user; their sessions and events go with them (ON DELETE CASCADE).
+pub fn delete(conn: &mut Conn, id: i32) -> QueryResult<bool> {
+    diesel::delete(users::table.find(id))
+        .execute(conn)
+        .map(|n| n == 1)
+}

@@ -9,10 +9,11 @@ use utoipa::ToSchema;
 
 use super::User;
 use crate::auth::session_store::keys;
-use crate::auth::{SessionUser, VerifyOutcome};
-use crate::client_ip::client_ip;
-use crate::db::throttles::{self, Attempt};
-use crate::db::{self, secs, users};
+use crate::auth::verify::{Verified, check_password};
+use crate::auth::{AuthUser, SessionUser};
+use crate::client_ip::request_origin;
+use crate::db::events::{self, EventKind};
+use crate::db::{secs, users};
 use crate::domain::{PasswordPolicy, Username, check_new_password};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, Required};
@@ -61,6 +62,7 @@ pub struct LoginRequest {
     )
 )]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -101,8 +103,13 @@ pub async fn register(
         return Err(ApiError::UsernameTaken);
     }
     let hash = state.passwords.hash(password).await?;
+    let origin = request_origin(&req, &state.settings.trusted_proxies);
     let user = state
-        .db(move |c| Ok(users::insert(c, username.display(), username.key(), &hash)?))
+        .db(move |c| {
+            let user = users::insert(c, username.display(), username.key(), &hash)?;
+            events::record(c, user.id, EventKind::Registered, &origin)?;
+            Ok(user)
+        })
         .await?;
     tracing::info!(
         target: "latchkey::audit",
@@ -150,30 +157,8 @@ pub async fn login(
         return Err(ApiError::Validation(required.into_errors()));
     };
 
-    let ip = client_ip(&req, &state.settings.trusted_proxies);
+    let origin = request_origin(&req, &state.settings.trusted_proxies);
     let throttle_key = Username::throttle_key(&username);
-    let threshold = state.settings.login_throttle_after;
-    if threshold > 0 {
-        // Decided before any hash is computed, for existing and unknown names alike.
-        let key = throttle_key.clone();
-        let attempt = state
-            .db(move |c| Ok(throttles::begin_attempt(c, &key, db::now(), threshold)?))
-            .await?;
-        if let Attempt::Locked { retry_after } = attempt {
-            tracing::warn!(
-                target: "latchkey::audit",
-                event = "login_throttled",
-                username = %throttle_key,
-                client_ip = ?ip,
-                retry_after,
-                "login refused: too many failed attempts for this account"
-            );
-            return Err(ApiError::TooManyAttempts {
-                retry_after: u64::try_from(retry_after).unwrap_or(1).max(1),
-            });
-        }
-    }
-
     // A name that breaks the username rules names no account: it costs the same dummy
     // verification as an unknown one.
     let credentials = match Username::key_for_login(&username) {
@@ -184,43 +169,47 @@ pub async fn login(
         }
         None => None,
     };
-    let stored = credentials.as_ref().map(|c| c.password_hash.clone());
-    let outcome = state.passwords.verify(password, stored).await?;
-    let (credentials, rehash) = match (credentials, outcome) {
-        (Some(c), VerifyOutcome::Match { rehash }) => (c, rehash),
-        (credentials, _) => {
-            tracing::info!(
-                target: "latchkey::audit",
-                event = "login_failed",
-                username = %throttle_key,
-                user_id = credentials.as_ref().map(|c| c.id),
-                reason = if credentials.is_some() { "wrong_password" } else { "unknown_user" },
-                client_ip = ?ip,
-                "login failed"
-            );
-            return Err(ApiError::InvalidCredentials);
+    let failed_user = credentials.as_ref().map(|c| c.id);
+    let verified = check_password(&state, &throttle_key, credentials, password, "login").await?;
+    let Some(Verified {
+        credentials,
+        rehash,
+    }) = verified
+    else {
+        tracing::info!(
+            target: "latchkey::audit",
+            event = "login_failed",
+            username = %throttle_key,
+            user_id = failed_user,
+            reason = if failed_user.is_some() { "wrong_password" } else { "unknown_user" },
+            client_ip = origin.ip.as_deref().unwrap_or_default(),
+            "login failed"
+        );
+        if let Some(user_id) = failed_user {
+            let origin = origin.clone();
+            state
+                .db(move |c| Ok(events::record(c, user_id, EventKind::LoginFailed, &origin)?))
+                .await?;
         }
+        return Err(ApiError::InvalidCredentials);
     };
-    if threshold > 0 {
-        let key = throttle_key.clone();
-        state.db(move |c| Ok(throttles::reset(c, &key)?)).await?;
-    }
-    if let Some(new_hash) = rehash {
-        let (id, old) = (credentials.id, credentials.password_hash.clone());
-        let replaced = state
-            .db(move |c| Ok(users::replace_hash(c, id, &old, &new_hash)?))
-            .await?;
-        tracing::info!(user_id = id, replaced, "password hash upgraded");
-    }
 
     let user = credentials.user();
+    {
+        let (id, old, origin) = (user.id, credentials.password_hash.clone(), origin.clone());
+        state
+            .db(move |c| {
+                if let Some(new_hash) = rehash {
+                    let replaced = users::replace_hash(c, id, &old, &new_hash)?;
+                    tracing::info!(user_id = id, replaced, "password hash upgraded");
+                }
+                Ok(events::record(c, id, EventKind::Login, &origin)?)
+            })
+            .await?;
+    }
+
     let session = req.get_session();
     let remember = remember.unwrap_or(false);
-    let user_agent: Option<String> = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(256).collect());
     let insert = |key: &str, value: serde_json::Value| {
         session
             .insert(key, value)
@@ -231,8 +220,8 @@ pub async fn login(
         serde_json::to_value(SessionUser::from(&user)).unwrap_or_default(),
     )?;
     insert(keys::REMEMBER, remember.into())?;
-    insert(keys::USER_AGENT, user_agent.into())?;
-    insert(keys::IP, ip.map(|ip| ip.to_string()).into())?;
+    insert(keys::USER_AGENT, origin.user_agent.clone().into())?;
+    insert(keys::IP, origin.ip.clone().into())?;
     Identity::login(&req.extensions(), user.id.to_string())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("identity login: {e}")))?;
     tracing::info!(
@@ -240,7 +229,7 @@ pub async fn login(
         event = "login_succeeded",
         username = %throttle_key,
         user_id = user.id,
-        client_ip = ?ip,
+        client_ip = origin.ip.as_deref().unwrap_or_default(),
         remember,
         "logged in"
     );
@@ -266,9 +255,17 @@ pub async fn login(
         (status = 403, description = "Cross-origin request", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn logout(identity: Option<Identity>) -> Result<HttpResponse, ApiError> {
-    let identity = identity.ok_or(ApiError::NotAuthenticated)?;
-    let user_id = identity.id().unwrap_or_default();
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    identity: Identity,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = auth.user.id;
+    let origin = request_origin(&req, &state.settings.trusted_proxies);
+    state
+        .db(move |c| Ok(events::record(c, user_id, EventKind::Logout, &origin)?))
+        .await?;
     identity.logout();
     tracing::info!(target: "latchkey::audit", event = "logout", user_id, "logged out");
     Ok(HttpResponse::NoContent().finish())

@@ -1,5 +1,6 @@
 //! Routes, one module per resource, each handler documented with `#[utoipa::path]`.
 
+pub mod account;
 pub mod auth;
 pub mod frontend;
 pub mod health;
@@ -67,7 +68,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(rate_limited)),
     )
     .service(resource("/api/logout", "POST").route(web::post().to(auth::logout)))
-    .service(resource("/api/me", "GET").route(web::get().to(me::me)))
+    .service(
+        resource("/api/me", "GET, DELETE")
+            .route(web::get().to(me::me))
+            .route(web::delete().to(account::delete_account)),
+    )
+    .service(resource("/api/me/password", "PUT").route(web::put().to(account::change_password)))
+    .service(
+        resource("/api/me/sessions", "GET, DELETE")
+            .route(web::get().to(account::list_sessions))
+            .route(web::delete().to(account::revoke_other_sessions)),
+    )
+    .service(
+        resource("/api/me/sessions/{id}", "DELETE")
+            .route(web::delete().to(account::revoke_session)),
+    )
+    .service(resource("/api/me/events", "GET").route(web::get().to(account::list_events)))
     .service(resource("/api/health", "GET").route(web::get().to(health::health)))
     .service(resource("/api/openapi.json", "GET").route(web::get().to(health::openapi_json)));
     frontend::configure(cfg);

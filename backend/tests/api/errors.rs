@@ -103,7 +103,7 @@ async fn wrong_methods_are_405_with_allow() {
         (reqwest::Method::GET, "/api/login", "POST"),
         (reqwest::Method::GET, "/api/register", "POST"),
         (reqwest::Method::DELETE, "/api/logout", "POST"),
-        (reqwest::Method::POST, "/api/me", "GET"),
+        (reqwest::Method::POST, "/api/me", "GET, DELETE"),
         (reqwest::Method::PUT, "/api/health", "GET"),
     ];
     for (method, path, allow) in cases {

@@ -1,6 +1,7 @@
 //! Black-box API tests: each test starts the real server on port 0 with its own temporary
 //! SQLite file (and, where `LATCHKEY_TEST_POSTGRES` allows, PostgreSQL) and talks HTTP to it.
 
+mod account;
 mod cli;
 mod errors;
 mod helpers;

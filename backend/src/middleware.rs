@@ -79,6 +79,10 @@ pub async fn request_context(
             let status = err.as_response_error().status_code();
             let mut problem = match err.as_error::<ApiError>() {
                 Some(api) => api.error_response(),
+                // The session store could not reach the database.
+                None if is_session_store_error(&err) => {
+                    ApiError::Unavailable(err.to_string()).error_response()
+                }
                 None => status_problem(status),
             };
             context.apply(problem.headers_mut());
@@ -99,6 +103,14 @@ pub async fn request_context(
         }
     });
     Ok(res)
+}
+
+fn is_session_store_error(err: &Error) -> bool {
+    use actix_session::storage::{LoadError, SaveError, UpdateError};
+    err.as_error::<InternalError<LoadError>>().is_some()
+        || err.as_error::<InternalError<SaveError>>().is_some()
+        || err.as_error::<InternalError<UpdateError>>().is_some()
+        || err.as_error::<InternalError<anyhow::Error>>().is_some()
 }
 
 /// The headers every response gets.

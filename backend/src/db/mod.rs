@@ -126,6 +126,19 @@ pub fn write_transaction<T>(
     }
 }
 
+/// Serialises work on one `key` across every instance, until the end of the current
+/// transaction: a transaction-scoped advisory lock on PostgreSQL (whose default isolation would
+/// let two read-then-write transactions lose an update); nothing on SQLite, where
+/// `BEGIN IMMEDIATE` already admits one writer at a time.
+pub fn lock_key(conn: &mut Conn, key: &str) -> QueryResult<()> {
+    if let Conn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Whether a query failed on a unique index: the database, not a racy pre-check, decides
 /// uniqueness.
 pub fn is_unique_violation(err: &DieselError) -> bool {

@@ -1,6 +1,9 @@
 //! Queries on `login_throttles`: the per-account login throttle, in the database so that every
 //! instance sees the same counts.
 //!
+//! Each attempt reads and updates its row in one write transaction that holds a per-key lock
+//! (see [`super::lock_key`]), so concurrent attempts on several instances add up exactly.
+//!
 //! An attempt is counted *before* its password is checked, inside one write transaction: so
 //! parallel attempts cannot slip past the limit while their hashes are being computed, and the
 //! decision to refuse is made without computing any hash. A successful login deletes the row.
@@ -47,6 +50,7 @@ pub fn lock_secs(failures: i32, threshold: u32) -> i64 {
 pub fn begin_attempt(conn: &mut Conn, key: &str, now: i64, threshold: u32) -> QueryResult<Attempt> {
     let attempt = |conn: &mut Conn| {
         write_transaction(conn, |conn| {
+            super::lock_key(conn, &format!("login_throttle:{key}"))?;
             let row: Option<Row> = login_throttles::table
                 .find(key)
                 .select(Row::as_select())

@@ -18,18 +18,98 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
-    pub db_path: PathBuf,
+    pub database: Arc<TestDatabase>,
     pub handle: actix_web::dev::ServerHandle,
-    pub dir: Arc<tempfile::TempDir>,
     pub args: Vec<String>,
+}
+
+/// The database of one test: a SQLite file in a temporary directory, or, when
+/// `LATCHKEY_TEST_DATABASE_URL` names a PostgreSQL server, a database of its own there, dropped
+/// when the test ends.
+pub enum TestDatabase {
+    Sqlite {
+        /// Kept for its `Drop`, which removes the directory.
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        match std::env::var("LATCHKEY_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => Self::create_postgres(&admin_url),
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("latchkey.db");
+                Self::Sqlite { _dir: dir, path }
+            }
+        }
+    }
+
+    fn create_postgres(admin_url: &str) -> Self {
+        use diesel::{Connection as _, RunQueryDsl as _};
+        let mut admin = diesel::PgConnection::establish(admin_url)
+            .unwrap_or_else(|e| panic!("LATCHKEY_TEST_DATABASE_URL is not reachable: {e}"));
+        let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("create the test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
+        Self::Postgres {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite { path, .. } => path.to_string_lossy().into_owned(),
+            Self::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres { .. })
+    }
+
+    /// The SQLite file's directory (where the generated secret key lives).
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Sqlite { path, .. } => Some(path),
+            Self::Postgres { .. } => None,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Self::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            use diesel::{Connection as _, RunQueryDsl as _};
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
 }
 
 /// Options for a test server: extra command-line flags.
 #[derive(Default, Clone)]
 pub struct Options {
     pub args: Vec<String>,
-    /// Reuse another app's directory (and so its database and secret key file).
-    pub dir: Option<Arc<tempfile::TempDir>>,
+    /// Reuse another app's database (and, on SQLite, its generated secret key file).
+    pub database: Option<Arc<TestDatabase>>,
 }
 
 impl Options {
@@ -45,11 +125,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_with(options: Options) -> TestApp {
-    let dir = options
-        .dir
+    let database = options
+        .database
         .clone()
-        .unwrap_or_else(|| Arc::new(tempfile::tempdir().expect("temp dir")));
-    let db_path = dir.path().join("latchkey.db");
+        .unwrap_or_else(|| Arc::new(TestDatabase::create()));
     let mut args: Vec<String> = [
         "latchkey",
         "--bind",
@@ -69,7 +148,12 @@ pub async fn spawn_with(options: Options) -> TestApp {
     .map(|s| s.to_string())
     .collect();
     args.push("--database-url".into());
-    args.push(db_path.to_string_lossy().into_owned());
+    args.push(database.url());
+    if database.is_postgres() {
+        // PostgreSQL deployments must share a configured key.
+        args.push("--secret-key".into());
+        args.push(SECRET_KEY.into());
+    }
     args.extend(options.args.iter().cloned());
     let cli = Cli::try_parse_from(&args).expect("test settings parse");
     let app = Application::build(cli.settings)
@@ -88,9 +172,8 @@ pub async fn spawn_with(options: Options) -> TestApp {
         address: format!("http://127.0.0.1:{port}"),
         client,
         jar,
-        db_path,
+        database,
         handle,
-        dir,
         args: options.args,
     }
 }
@@ -184,7 +267,7 @@ impl TestApp {
         self.handle.stop(true).await;
         spawn_with(Options {
             args: self.args.clone(),
-            dir: Some(self.dir.clone()),
+            database: Some(self.database.clone()),
         })
         .await
     }
@@ -194,7 +277,7 @@ impl TestApp {
         let cli = Cli::try_parse_from([
             "latchkey",
             "--database-url",
-            &self.db_path.to_string_lossy(),
+            &self.database.url(),
             "--db-pool-size",
             "1",
         ])
@@ -263,15 +346,20 @@ pub struct BinaryServer {
     pub child: std::process::Child,
     pub address: String,
     pub logs: Arc<std::sync::Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    /// Kept alive while the server runs on it.
+    _database: Arc<TestDatabase>,
 }
 
 impl BinaryServer {
     /// Starts `latchkey serve` on port 0 over a temporary database with JSON logs; `envs` adds
     /// settings.
     pub fn start(envs: &[(&str, &str)]) -> Self {
+        Self::start_on(Arc::new(TestDatabase::create()), envs)
+    }
+
+    /// Starts a server on an existing test database (several instances, one database).
+    pub fn start_on(database: Arc<TestDatabase>, envs: &[(&str, &str)]) -> Self {
         use std::io::BufRead as _;
-        let dir = tempfile::tempdir().expect("dir");
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
         for (key, _) in std::env::vars() {
             if key.starts_with("LATCHKEY_") || key == "DATABASE_URL" {
@@ -279,7 +367,8 @@ impl BinaryServer {
             }
         }
         cmd.env("LATCHKEY_BIND", "127.0.0.1:0")
-            .env("DATABASE_URL", dir.path().join("latchkey.db"))
+            .env("DATABASE_URL", database.url())
+            .env("LATCHKEY_SECRET_KEY", SECRET_KEY)
             .env("LATCHKEY_PBKDF2_ITERATIONS", "1000")
             .env("LATCHKEY_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
@@ -310,7 +399,7 @@ impl BinaryServer {
             child,
             address: format!("http://127.0.0.1:{port}"),
             logs,
-            _dir: dir,
+            _database: database,
         }
     }
 

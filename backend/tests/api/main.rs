@@ -1,5 +1,6 @@
 //! Black-box API tests: each test starts the real server on port 0 with its own temporary
-//! SQLite file (and, where `LATCHKEY_TEST_POSTGRES` allows, PostgreSQL) and talks HTTP to it.
+//! SQLite file, or its own PostgreSQL database when `LATCHKEY_TEST_DATABASE_URL` names a
+//! server (see `helpers::TestDatabase`), and talks HTTP to it.
 
 mod account;
 mod cli;
@@ -7,7 +8,9 @@ mod errors;
 mod helpers;
 mod login;
 mod logout_and_me;
+mod multi_instance;
 mod openapi;
 mod register;
 mod security;
 mod sessions;
+mod unavailable;

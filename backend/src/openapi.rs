@@ -28,6 +28,8 @@ use crate::routes::{self, User};
         routes::me::me,
         routes::health::health,
         routes::health::openapi_json,
+        routes::docs::index,
+        crate::metrics::render,
     ),
     components(schemas(
         User,

@@ -85,3 +85,32 @@ pub fn delete_expired(conn: &mut Conn, now: i64, idle_secs: i64) -> QueryResult<
     )
     .execute(conn)
 }
+
+/// Deletes every session of a user (an administrator's logout or password reset).
+pub fn delete_for_user(conn: &mut Conn, user_id: i32) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}
+
+/// Sessions neither past their absolute expiry nor idle for `idle_secs`: the complement of
+/// [`delete_expired`].
+pub fn count_live(conn: &mut Conn, now: i64, idle_secs: i64) -> QueryResult<i64> {
+    sessions::table
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(now.saturating_sub(idle_secs)))
+        .count()
+        .get_result(conn)
+}
+
+/// Live sessions per user id (users without any are absent).
+pub fn count_live_by_user(
+    conn: &mut Conn,
+    now: i64,
+    idle_secs: i64,
+) -> QueryResult<Vec<(i32, i64)>> {
+    sessions::table
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(now.saturating_sub(idle_secs)))
+        .group_by(sessions::user_id)
+        .select((sessions::user_id, diesel::dsl::count_star()))
+        .load(conn)
+}

@@ -124,3 +124,51 @@ pub fn replace_hash(conn: &mut Conn, id: i32, old_hash: &str, new_hash: &str) ->
     .execute(conn)
     .map(|n| n == 1)
 }
+
+/// Every user, oldest first (the admin CLI's list).
+pub fn list(conn: &mut Conn) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .order(users::id.asc())
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+/// Deletes a user; their sessions go with them (`ON DELETE CASCADE`). Returns whether a row
+/// was deleted.
+pub fn delete_by_id(conn: &mut Conn, id: i32) -> QueryResult<bool> {
+    diesel::delete(users::table.find(id))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Sets a hash whatever it was (an administrator's reset). Returns whether the user exists.
+pub fn set_hash(conn: &mut Conn, id: i32, new_hash: &str) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(new_hash),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Inserts a user inside the caller's transaction (a bulk import); unlike [`insert`] it opens
+/// none of its own.
+pub fn insert_imported(
+    conn: &mut Conn,
+    username: &str,
+    username_key: &str,
+    password_hash: &str,
+    at: i64,
+) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(&NewUser {
+            username,
+            username_key,
+            password_hash,
+            created_at: at,
+            updated_at: at,
+        })
+        .execute(conn)
+        .map(|_| ())
+}

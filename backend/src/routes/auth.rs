@@ -104,6 +104,7 @@ pub async fn register(
         .db(move |c| Ok(users::insert(c, username.display(), username.key(), &hash)?))
         .await?;
     tracing::info!(user_id = user.id, event = "registered", "account created");
+    crate::metrics::record_registration();
     Ok(HttpResponse::Created().json(User::from(&user)))
 }
 
@@ -159,6 +160,7 @@ pub async fn login(
         (Some(c), VerifyOutcome::Match { rehash }) => (c, rehash),
         _ => {
             tracing::info!(event = "login_failed", "login failed");
+            crate::metrics::record_login(crate::metrics::LoginOutcome::Failure);
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -194,6 +196,7 @@ pub async fn login(
     Identity::login(&req.extensions(), user.id.to_string())
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("identity login: {e}")))?;
     tracing::info!(user_id = user.id, event = "login", remember, "logged in");
+    crate::metrics::record_login(crate::metrics::LoginOutcome::Success);
 
     let mut res = HttpResponse::Ok().json(User::from(&user));
     if remember {

@@ -1,6 +1,7 @@
 //! Routes, one module per resource, each handler documented with `#[utoipa::path]`.
 
 pub mod auth;
+pub mod docs;
 pub mod frontend;
 pub mod health;
 pub mod me;
@@ -60,6 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/me", "GET").route(web::get().to(me::me)))
         .service(resource("/api/health", "GET").route(web::get().to(health::health)))
         .service(resource("/api/openapi.json", "GET").route(web::get().to(health::openapi_json)));
+    docs::configure(cfg);
+    crate::metrics::configure(cfg);
     frontend::configure(cfg);
 }
 

@@ -23,7 +23,7 @@ const RUNS: usize = 3;
 pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
     let target = Duration::from_millis(u64::from(args.target_ms));
     let iterations = calibrate(target);
-    let check = fastest(iterations);
+    let check = time_once(iterations);
     eprintln!(
         "PBKDF2-HMAC-SHA256 with {iterations} iterations takes {:.0} ms on this machine (target \
          {} ms): set LATCHKEY_PBKDF2_ITERATIONS={iterations}",
@@ -67,12 +67,14 @@ pub fn calibrate(target: Duration) -> u32 {
 
 fn fastest(iterations: u32) -> Duration {
     (0..RUNS)
-        .map(|_| {
-            let started = Instant::now();
-            let hash = hash_password("calibration password", iterations);
-            std::hint::black_box(hash);
-            started.elapsed()
-        })
+        .map(|_| time_once(iterations))
         .min()
         .unwrap_or_default()
+}
+
+fn time_once(iterations: u32) -> Duration {
+    let started = Instant::now();
+    let hash = hash_password("calibration password", iterations);
+    std::hint::black_box(hash);
+    started.elapsed()
 }

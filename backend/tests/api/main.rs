@@ -3,6 +3,7 @@
 
 mod admin_cli;
 mod cli;
+mod deploy;
 mod docs;
 mod errors;
 mod helpers;
@@ -13,3 +14,4 @@ mod metrics;
 mod openapi;
 mod register;
 mod sessions;
+mod shutdown;

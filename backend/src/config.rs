@@ -47,6 +47,8 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document as YAML.
     Openapi,
+    #[command(flatten)]
+    Admin(crate::cli::AdminCommand),
 }
 
 /// Every setting of the contract's configuration table.

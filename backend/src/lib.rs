@@ -7,12 +7,14 @@
 //! machine-readable copy, generated from this crate.
 
 pub mod auth;
+pub mod cli;
 pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;

@@ -13,6 +13,10 @@ fn main() -> ExitCode {
         print!("{}", openapi::yaml());
         return ExitCode::SUCCESS;
     }
+    let command = match command {
+        Command::Admin(admin) => return latchkey::cli::main(admin, &cli.settings),
+        other => other,
+    };
     telemetry::init(cli.settings.log_format);
     let result = match command {
         Command::Serve => actix_web::rt::System::new().block_on(async move {
@@ -25,7 +29,7 @@ fn main() -> ExitCode {
         Command::Migrate => connect_and_migrate(&cli.settings).map(|_| {
             println!("migrations applied");
         }),
-        Command::Openapi => unreachable!("handled above"),
+        Command::Openapi | Command::Admin(_) => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,6 +34,8 @@ use crate::routes::{self, User};
         routes::account::list_events,
         routes::health::health,
         routes::health::openapi_json,
+        routes::docs::index,
+        crate::metrics::render,
     ),
     components(schemas(
         User,

@@ -44,6 +44,7 @@ impl Application {
                 "LATCHKEY_PBKDF2_ITERATIONS is below OWASP's floor of 600000: for tests only"
             );
         }
+        crate::metrics::install();
         let secret = resolve_secret_key(&settings)?;
         let pool = connect_and_migrate(&settings)?;
         let hash_pool = HashPool::start(settings.hash_threads(), settings.hash_queue)
@@ -108,6 +109,7 @@ impl Application {
                 .wrap(from_fn(cross_origin_guard))
                 .wrap(from_fn(problem_fallback))
                 .wrap(from_fn(request_context))
+                .wrap(from_fn(crate::metrics::track_requests))
         })
         .listen(listener)?
         .shutdown_timeout(10)

@@ -62,6 +62,7 @@ impl HashPool {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 tracing::warn!(queued = self.sender.len(), "hash queue full");
+                crate::metrics::record_hash_rejection();
                 return Err(ApiError::ServerBusy {
                     retry_after: self.retry_after(),
                 });

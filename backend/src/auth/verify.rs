@@ -42,6 +42,9 @@ pub async fn check_password(
                 retry_after,
                 "attempt refused: too many failed attempts for this account"
             );
+            if action == "login" {
+                crate::metrics::record_login_throttled();
+            }
             return Err(ApiError::TooManyAttempts {
                 retry_after: u64::try_from(retry_after).unwrap_or(1).max(1),
             });

@@ -104,7 +104,7 @@ pub fn live_for_user(
 }
 
 /// Deletes one session of the user by its public id; returns whether it existed.
-pub fn delete_for_user(conn: &mut Conn, user_id: i32, public_id: &str) -> QueryResult<bool> {
+pub fn delete_one_for_user(conn: &mut Conn, user_id: i32, public_id: &str) -> QueryResult<bool> {
     diesel::delete(
         sessions::table
             .filter(sessions::user_id.eq(user_id))
@@ -114,11 +114,45 @@ pub fn delete_for_user(conn: &mut Conn, user_id: i32, public_id: &str) -> QueryR
     .map(|n| n > 0)
 }
 
-/// Deletes every session of the user except `keep` (a public id); returns how many.
+/// Deletes every session of the user except `keep` (a public id; `None` keeps none); returns
+/// how many.
 pub fn delete_others(conn: &mut Conn, user_id: i32, keep: Option<&str>) -> QueryResult<usize> {
-    let mine = sessions::table.filter(sessions::user_id.eq(user_id));
-    match keep {
-        Some(keep) => diesel::delete(mine.filter(sessions::public_id.ne(keep))).execute(conn),
-        None => diesel::delete(mine).execute(conn),
-    }
+    let Some(keep) = keep else {
+        return delete_for_user(conn, user_id);
+    };
+    diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::public_id.ne(keep)),
+    )
+    .execute(conn)
+}
+
+/// Deletes every session of a user (an administrator's logout or password reset).
+pub fn delete_for_user(conn: &mut Conn, user_id: i32) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}
+
+/// Sessions neither past their absolute expiry nor idle for `idle_secs`: the complement of
+/// [`delete_expired`].
+pub fn count_live(conn: &mut Conn, now: i64, idle_secs: i64) -> QueryResult<i64> {
+    sessions::table
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(now.saturating_sub(idle_secs)))
+        .count()
+        .get_result(conn)
+}
+
+/// Live sessions per user id (users without any are absent).
+pub fn count_live_by_user(
+    conn: &mut Conn,
+    now: i64,
+    idle_secs: i64,
+) -> QueryResult<Vec<(i32, i64)>> {
+    sessions::table
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_seen_at.gt(now.saturating_sub(idle_secs)))
+        .group_by(sessions::user_id)
+        .select((sessions::user_id, diesel::dsl::count_star()))
+        .load(conn)
 }

@@ -133,7 +133,24 @@ pub fn find_credentials_by_id(conn: &mut Conn, id: i32) -> QueryResult<Option<Cr
         .optional()
 }
 
-/// Sets a new hash unconditionally (a password change).
+/// Every user, oldest first (the admin CLI's list).
+pub fn list(conn: &mut Conn) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .order(users::id.asc())
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+/// Deletes a user; their sessions go with them (`ON DELETE CASCADE`). Returns whether a row
+/// was deleted.
+pub fn delete_by_id(conn: &mut Conn, id: i32) -> QueryResult<bool> {
+    diesel::delete(users::table.find(id))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Sets a new hash unconditionally (a password change, an administrator's reset); returns
+/// whether the user exists.
 pub fn set_hash(conn: &mut Conn, id: i32, new_hash: &str) -> QueryResult<bool> {
     diesel::update(users::table.find(id))
         .set((
@@ -144,9 +161,23 @@ pub fn set_hash(conn: &mut Conn, id: i32, new_hash: &str) -> QueryResult<bool> {
         .map(|n| n == 1)
 }
 
-/// Deletes a user; their sessions and events go with them (ON DELETE CASCADE).
-pub fn delete(conn: &mut Conn, id: i32) -> QueryResult<bool> {
-    diesel::delete(users::table.find(id))
+/// Inserts a user inside the caller's transaction (a bulk import); unlike [`insert`] it opens
+/// none of its own.
+pub fn insert_imported(
+    conn: &mut Conn,
+    username: &str,
+    username_key: &str,
+    password_hash: &str,
+    at: i64,
+) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(&NewUser {
+            username,
+            username_key,
+            password_hash,
+            created_at: at,
+            updated_at: at,
+        })
         .execute(conn)
-        .map(|n| n == 1)
+        .map(|_| ())
 }

@@ -218,7 +218,7 @@ pub async fn delete_account(
     state
         .db(move |c| {
             db::write_transaction(c, |c| {
-                users::delete(c, id)?;
+                users::delete_by_id(c, id)?;
                 throttles::reset(c, &key)
             })
             .map_err(ApiError::from)
@@ -296,7 +296,7 @@ pub async fn revoke_session(
     let target = public_id.clone();
     let found = state
         .db(move |c| {
-            let found = sessions::delete_for_user(c, id, &target)?;
+            let found = sessions::delete_one_for_user(c, id, &target)?;
             if found {
                 events::record(c, id, EventKind::SessionRevoked, &origin)?;
             }

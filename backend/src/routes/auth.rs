@@ -118,6 +118,7 @@ pub async fn register(
         username = %user.username,
         "account created"
     );
+    crate::metrics::record_registration();
     Ok(HttpResponse::Created().json(User::from(&user)))
 }
 
@@ -185,6 +186,7 @@ pub async fn login(
             client_ip = origin.ip.as_deref().unwrap_or_default(),
             "login failed"
         );
+        crate::metrics::record_login(crate::metrics::LoginOutcome::Failure);
         if let Some(user_id) = failed_user {
             let origin = origin.clone();
             state
@@ -233,6 +235,7 @@ pub async fn login(
         remember,
         "logged in"
     );
+    crate::metrics::record_login(crate::metrics::LoginOutcome::Success);
 
     let mut res = HttpResponse::Ok().json(User::from(&user));
     if remember {

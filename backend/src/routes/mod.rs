@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod docs;
 pub mod frontend;
 pub mod health;
 pub mod me;
@@ -86,6 +87,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/api/me/events", "GET").route(web::get().to(account::list_events)))
     .service(resource("/api/health", "GET").route(web::get().to(health::health)))
     .service(resource("/api/openapi.json", "GET").route(web::get().to(health::openapi_json)));
+    docs::configure(cfg);
+    crate::metrics::configure(cfg);
     frontend::configure(cfg);
 }
 

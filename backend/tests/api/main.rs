@@ -3,14 +3,20 @@
 //! server (see `helpers::TestDatabase`), and talks HTTP to it.
 
 mod account;
+mod admin_cli;
 mod cli;
+mod deploy;
+mod docs;
 mod errors;
 mod helpers;
+mod import_flask;
 mod login;
 mod logout_and_me;
+mod metrics;
 mod multi_instance;
 mod openapi;
 mod register;
 mod security;
 mod sessions;
+mod shutdown;
 mod unavailable;

@@ -42,7 +42,7 @@ fn sane_request_id(value: Option<&HeaderValue>) -> Option<String> {
 }
 
 /// The Content-Security-Policy of API responses (JSON: nothing may load) and of the SPA.
-pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+pub const API_CSP: &str = "default-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 pub const SPA_CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
                            form-action 'self'; object-src 'none'";
 

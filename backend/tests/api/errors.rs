@@ -151,6 +151,11 @@ async fn every_response_carries_a_request_id_and_security_headers() {
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         let csp = h["content-security-policy"].to_str().expect("ascii");
         assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("base-uri 'none'"), "{path}: {csp}");
+        assert!(
+            csp.contains("object-src 'none'") || csp.starts_with("default-src 'none'"),
+            "{path}: {csp}"
+        );
         assert!(!h.contains_key("server"), "no version banner on {path}");
         assert!(
             !h.contains_key("strict-transport-security"),

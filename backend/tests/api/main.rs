@@ -17,6 +17,7 @@ mod multi_instance;
 mod openapi;
 mod register;
 mod security;
+mod security_doc;
 mod sessions;
 mod shutdown;
 mod unavailable;

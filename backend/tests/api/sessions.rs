@@ -187,3 +187,51 @@ async fn reads_do_not_write_the_session_row_every_time() {
         "last_seen_at is refreshed at most once a minute"
     );
 }
+
+#[tokio::test]
+async fn expired_sessions_and_stale_throttles_are_cleaned_up() {
+    use latchkey::db::{self, throttles};
+    let app = spawn_app().await;
+    // Three sessions from three clients.
+    for prefix in ["sweep_a", "sweep_b", "sweep_c"] {
+        let name = username(prefix);
+        assert_eq!(app.register(&name, PASSWORD).await.status(), 201);
+        let res = app
+            .fresh_client()
+            .post(app.url("/api/login"))
+            .json(&serde_json::json!({"username": name, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), 200);
+    }
+    let mut conn = app.db();
+    let now = db::now();
+    // One session past its absolute expiry, one idle for nine hours, one fresh.
+    let ids: Vec<i32> = sessions::table
+        .select(sessions::id)
+        .order(sessions::id)
+        .load(&mut conn)
+        .expect("ids");
+    assert_eq!(ids.len(), 3);
+    diesel::update(sessions::table.find(ids[0]))
+        .set(sessions::expires_at.eq(now - 1))
+        .execute(&mut conn)
+        .expect("expire");
+    diesel::update(sessions::table.find(ids[1]))
+        .set(sessions::last_seen_at.eq(now - 9 * 3600))
+        .execute(&mut conn)
+        .expect("idle");
+    let removed = db::sessions::delete_expired(&mut conn, now, 8 * 3600).expect("sweep");
+    assert_eq!(removed, 2);
+    let left: Vec<i32> = sessions::table
+        .select(sessions::id)
+        .load(&mut conn)
+        .expect("ids");
+    assert_eq!(left, [ids[2]]);
+
+    // A throttle streak older than a day with no lock left is forgotten; a recent one stays.
+    throttles::begin_attempt(&mut conn, "old_streak", now - 2 * 86_400, 5).expect("old");
+    throttles::begin_attempt(&mut conn, "new_streak", now, 5).expect("new");
+    assert_eq!(throttles::delete_stale(&mut conn, now).expect("sweep"), 1);
+}

@@ -96,13 +96,7 @@ async fn a_password_change_logs_out_other_sessions_but_renews_this_one() {
         401,
         "the other session is gone"
     );
-    let old_cookie = app
-        .fresh_client()
-        .get(app.url("/api/me"))
-        .header("cookie", &before)
-        .send()
-        .await
-        .expect("request");
+    let old_cookie = app.get_with_cookie("/api/me", before).await;
     assert_problem(old_cookie, 401, "not_authenticated").await;
     assert_problem(app.login(&name, PASSWORD).await, 401, "invalid_credentials").await;
     assert_eq!(app.login(&name, NEW_PASSWORD).await.status(), 200);

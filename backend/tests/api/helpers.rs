@@ -213,6 +213,16 @@ impl TestApp {
             .expect("request")
     }
 
+    /// A GET from a client without a cookie jar, sending exactly `cookie`.
+    pub async fn get_with_cookie(&self, path: &str, cookie: impl AsRef<str>) -> reqwest::Response {
+        self.fresh_client()
+            .get(self.url(path))
+            .header("cookie", cookie.as_ref())
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
         self.post_json(
             "/api/register",

@@ -18,12 +18,8 @@ async fn me_without_a_session_is_401() {
     assert_problem(app.get("/api/me").await, 401, "not_authenticated").await;
     // A forged or garbled cookie is no session either.
     let res = app
-        .fresh_client()
-        .get(app.url("/api/me"))
-        .header("cookie", "latchkey_session=forged-value")
-        .send()
-        .await
-        .expect("request");
+        .get_with_cookie("/api/me", "latchkey_session=forged-value")
+        .await;
     assert_problem(res, 401, "not_authenticated").await;
 }
 
@@ -44,13 +40,7 @@ async fn logout_deletes_the_session_and_expires_the_cookie() {
     assert_problem(app.get("/api/me").await, 401, "not_authenticated").await;
 
     // Replaying the old cookie after logout is refused: the row is gone.
-    let replay = app
-        .fresh_client()
-        .get(app.url("/api/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("request");
+    let replay = app.get_with_cookie("/api/me", cookie).await;
     assert_problem(replay, 401, "not_authenticated").await;
 }
 

@@ -47,13 +47,7 @@ async fn login_rotates_the_session_key() {
     let second = app.cookie_header().expect("cookie");
     assert_ne!(session_key(&first), session_key(&second));
     // The old key is dead; the new one works.
-    let old = app
-        .fresh_client()
-        .get(app.url("/api/me"))
-        .header("cookie", &first)
-        .send()
-        .await
-        .expect("request");
+    let old = app.get_with_cookie("/api/me", first).await;
     assert_problem(old, 401, "not_authenticated").await;
     assert_eq!(app.get("/api/me").await.status(), 200);
 }
@@ -84,13 +78,7 @@ async fn restart_on_the_same_database_keeps_users_and_sessions() {
     app.signed_in(&name).await;
     let cookie = app.cookie_header().expect("cookie");
     let app = app.restart().await;
-    let res = app
-        .fresh_client()
-        .get(app.url("/api/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("request");
+    let res = app.get_with_cookie("/api/me", cookie).await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.login(&name, PASSWORD).await.status(), 200);
 }
@@ -113,13 +101,7 @@ async fn the_generated_secret_key_is_kept_in_a_private_file_and_reused() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     let app = app.restart().await;
-    let res = app
-        .fresh_client()
-        .get(app.url("/api/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("request");
+    let res = app.get_with_cookie("/api/me", cookie).await;
     assert_eq!(
         res.status(),
         200,
@@ -139,13 +121,7 @@ async fn an_idle_session_expires_on_the_server() {
     }
     // …idleness ends it, even though the client still sends the cookie.
     tokio::time::sleep(Duration::from_millis(3100)).await;
-    let res = app
-        .fresh_client()
-        .get(app.url("/api/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("request");
+    let res = app.get_with_cookie("/api/me", cookie).await;
     assert_problem(res, 401, "not_authenticated").await;
     let left: i64 = sessions::table
         .count()

@@ -55,6 +55,14 @@ async fn delete_me(app: &TestApp, password: &str) -> reqwest::Response {
         .expect("request")
 }
 
+async fn revoke(app: &TestApp, session_id: &str) -> reqwest::Response {
+    app.client
+        .delete(app.url(&format!("/api/me/sessions/{session_id}")))
+        .send()
+        .await
+        .expect("request")
+}
+
 async fn sessions_of(app: &TestApp) -> Vec<Value> {
     let res = app.get("/api/me/sessions").await;
     assert_eq!(res.status(), 200);
@@ -254,21 +262,11 @@ async fn revoking_a_session_logs_that_client_out() {
         .as_str()
         .expect("id")
         .to_owned();
-    let res = app
-        .client
-        .delete(app.url(&format!("/api/me/sessions/{other_id}")))
-        .send()
-        .await
-        .expect("request");
+    let res = revoke(&app, &other_id).await;
     assert_eq!(res.status(), 204);
     assert_eq!(status_of_me(&app, &other).await, 401);
     assert_eq!(status_of_me(&app, &app.client).await, 200);
-    let again = app
-        .client
-        .delete(app.url(&format!("/api/me/sessions/{other_id}")))
-        .send()
-        .await
-        .expect("request");
+    let again = revoke(&app, &other_id).await;
     assert_problem(again, 404, "not_found").await;
 }
 
@@ -289,12 +287,7 @@ async fn another_users_session_id_is_404() {
         .await
         .expect("json");
     let victim_id = victim_sessions[0]["id"].as_str().expect("id");
-    let res = app
-        .client
-        .delete(app.url(&format!("/api/me/sessions/{victim_id}")))
-        .send()
-        .await
-        .expect("request");
+    let res = revoke(&app, victim_id).await;
     assert_problem(res, 404, "not_found").await;
     assert_eq!(status_of_me(&app, &victim_client).await, 200, "untouched");
     let res = app
@@ -312,12 +305,7 @@ async fn revoking_the_current_session_by_id_logs_out() {
     app.signed_in(&username("selfrevoke")).await;
     let list = sessions_of(&app).await;
     let mine = list[0]["id"].as_str().expect("id").to_owned();
-    let res = app
-        .client
-        .delete(app.url(&format!("/api/me/sessions/{mine}")))
-        .send()
-        .await
-        .expect("request");
+    let res = revoke(&app, &mine).await;
     assert_eq!(res.status(), 204);
     assert!(
         res.headers()["set-cookie"]
@@ -376,15 +364,7 @@ async fn events_list_the_security_activity_newest_first() {
     assert_eq!(res.status(), 204);
     let list = sessions_of(&app).await;
     let mine = list[0]["id"].as_str().expect("id").to_owned();
-    assert_eq!(
-        app.client
-            .delete(app.url(&format!("/api/me/sessions/{mine}")))
-            .send()
-            .await
-            .expect("request")
-            .status(),
-        204
-    );
+    assert_eq!(revoke(&app, &mine).await.status(), 204);
     assert_eq!(app.login(&name, NEW_PASSWORD).await.status(), 200);
     assert_eq!(app.logout().await.status(), 204);
     assert_eq!(app.login(&name, NEW_PASSWORD).await.status(), 200);

@@ -1,0 +1,104 @@
+// Every screen at desktop (1280×800) and phone (375×740) widths: nothing may overflow
+// sideways (at 320 px either), and each screen is photographed. With E2E_SCREENSHOTS=1 the pictures replace
+// docs/screenshots/*.png; otherwise they go to e2e/test-results/screenshots/ (not committed).
+// Each width gets its own fresh server so the pictures show the same user, "alice".
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../helpers/server.js';
+import {
+  launchBrowser, openPage, DESKTOP, PHONE, waitForHeading, waitForText,
+} from '../helpers/browser.js';
+import { DASHBOARD_HEADING } from '../helpers/flows.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outDir = process.env.E2E_SCREENSHOTS === '1'
+  ? path.resolve(here, '../../docs/screenshots')
+  : path.resolve(here, '../test-results/screenshots');
+
+const USERNAME = 'alice';
+const PASSWORD = 'correct horse battery staple';
+
+const viewportHeight = (page) => page.viewportSize().height;
+
+async function shoot(page, name, save = true) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than the viewport`);
+  if (!save) return;
+  await page.mouse.move(0, viewportHeight(page) - 1); // no hover effects in the picture
+  await page.screenshot({ path: path.join(outDir, `${name}.png`), animations: 'disabled', caret: 'hide' });
+}
+
+/** Register → login notice → dashboard, photographed at one size and colour scheme. */
+async function screens(browser, viewport, suffix, colorScheme = 'light', only = null) {
+  const server = await startServer();
+  const tab = await openPage(browser, server, { viewport, colorScheme });
+  const { page } = tab;
+  const want = (name) => !only || only.includes(name);
+  try {
+    await page.goto('/register');
+    await waitForHeading(page, 'Create an account');
+    // Errors next to their fields: a short username and a guessable password.
+    await page.getByLabel('Username').fill('al');
+    await page.getByLabel('Password', { exact: true }).fill('password123');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await waitForText(page.locator('#register-password-error'), 'too easy');
+    await shoot(page, `register-errors-${suffix}`, want('register-errors'));
+
+    await page.goto('/register');
+    await waitForHeading(page, 'Create an account');
+    await shoot(page, `register-${suffix}`, want('register'));
+
+    await page.getByLabel('Username').fill(USERNAME);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await waitForText(page.getByRole('status'), 'Account created');
+    await shoot(page, `login-${suffix}`, want('login'));
+
+    // A wrong password: the error above the form.
+    await page.getByLabel('Password', { exact: true }).fill('not my password');
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await waitForText(page.getByRole('alert'), 'incorrect');
+    await shoot(page, `login-error-${suffix}`, want('login-error'));
+
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await waitForHeading(page, DASHBOARD_HEADING(USERNAME));
+    await shoot(page, `dashboard-${suffix}`, want('dashboard'));
+    tab.assertClean();
+  } finally {
+    await tab.close();
+    await server.stop();
+  }
+}
+
+describe('screenshots and layout', () => {
+  let browser;
+  before(async () => {
+    await mkdir(outDir, { recursive: true });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  it('renders every screen at desktop width (1280×800)', async () => {
+    await screens(browser, DESKTOP, 'desktop');
+  });
+
+  it('renders every screen at phone width (375×740)', async () => {
+    await screens(browser, PHONE, 'phone');
+  });
+
+  it('fits a 320 px wide phone', async () => {
+    await screens(browser, { width: 320, height: 640 }, 'narrow', 'light', []);
+  });
+
+  it('renders in the dark colour scheme', async () => {
+    await screens(browser, DESKTOP, 'dark-desktop', 'dark', ['login', 'dashboard']);
+    await screens(browser, PHONE, 'dark-phone', 'dark', ['register-errors']);
+  });
+});

@@ -1,0 +1,117 @@
+// Talking to the Latchkey API. Every call goes through request(): same-origin, JSON in and
+// out, the session cookie sent by the browser (HttpOnly: this code never sees it). A failure
+// becomes a typed error: NetworkError when fetch itself fails, ApiError for any non-2xx
+// answer, carrying the RFC 9457 problem (code, detail, per-field errors) and Retry-After.
+
+/** fetch() rejected: no answer at all (offline, server down, connection reset). */
+export class NetworkError extends Error {
+  constructor(cause) {
+    super('The request did not reach the server.', { cause });
+    this.name = 'NetworkError';
+  }
+}
+
+/** The server answered with an error status; `problem` is its problem+json body. */
+export class ApiError extends Error {
+  constructor(status, problem, retryAfter) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = typeof problem.code === 'string' ? problem.code : `http_${status}`;
+    this.title = problem.title || '';
+    this.detail = problem.detail || '';
+    /** @type {{field: string, code: string, message: string}[]} */
+    this.errors = Array.isArray(problem.errors) ? problem.errors : [];
+    /** Seconds to wait before retrying, from Retry-After; null when absent. */
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** Retry-After is an integer number of seconds (the contract); an HTTP date is tolerated. */
+export function parseRetryAfter(value) {
+  if (value == null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const when = Date.parse(text);
+  return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
+}
+
+/**
+ * One API call. Resolves with the parsed JSON body (null for 204), rejects with
+ * NetworkError or ApiError.
+ */
+export async function request(method, path, body) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  let text;
+  try {
+    response = await fetch(path, init);
+    text = await response.text();
+  } catch (cause) {
+    throw new NetworkError(cause);
+  }
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  const retryAfter = parseRetryAfter(response.headers.get('Retry-After'));
+  if (response.ok) {
+    if (text && data === null) {
+      throw new ApiError(response.status, {
+        code: 'unexpected_response',
+        title: 'Unexpected response',
+        detail: 'The server sent an answer this page does not understand.',
+      }, retryAfter);
+    }
+    return data;
+  }
+  const problem = data && typeof data === 'object' && !Array.isArray(data)
+    ? data
+    : { title: response.statusText || 'Error' };
+  throw new ApiError(response.status, problem, retryAfter);
+}
+
+/** The endpoints the screens use. Account-management calls go here as they are added. */
+export const api = {
+  me: () => request('GET', '/api/me'),
+  register: (username, password) => request('POST', '/api/register', { username, password }),
+  login: (username, password, remember) =>
+    request('POST', '/api/login', { username, password, remember }),
+  logout: () => request('POST', '/api/logout'),
+};
+
+function duration(seconds) {
+  if (seconds < 120) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}
+
+/** A sentence for the user about any error a request() can throw. */
+export function errorMessage(error) {
+  if (error instanceof NetworkError) {
+    return 'Could not reach the Latchkey server. Check your internet connection and try again.';
+  }
+  if (!(error instanceof ApiError)) {
+    return 'Something went wrong in this page. Reload it and try again.';
+  }
+  const when = error.retryAfter != null ? `in ${duration(error.retryAfter)}` : 'in a moment';
+  if (error.status === 429) {
+    const what = error.code === 'too_many_attempts'
+      ? 'Too many failed attempts for this account.'
+      : 'Too many attempts from this device.';
+    return `${what} Please try again ${when}.`;
+  }
+  if (error.status >= 500) {
+    return `The service is having a problem right now (error ${error.status}). Please try again ${when}.`;
+  }
+  return error.detail || error.title || `The request failed (error ${error.status}).`;
+}

@@ -1,0 +1,59 @@
+// The dashboard: the original's greeting and Logout, then "Your account", a list of sections.
+//
+// Account management (sessions list, change password, activity, delete account) plugs in as
+// more sections: a module exporting { id, render(ctx) } that returns an element (use
+// cloneTemplate() with a <template> in index.html, and Form from forms.js for its forms),
+// appended to SECTIONS below. ctx is { user, app }: app.sessionExpired() when a call says 401,
+// app.navigate(path, options) to leave the dashboard.
+
+import { api, ApiError, errorMessage } from './api.js';
+import { setButtonBusy } from './forms.js';
+import { slot } from './dom.js';
+import { accountDetailsSection } from './account-details.js';
+
+const SECTIONS = [
+  accountDetailsSection,
+  // sessionsSection, changePasswordSection, activitySection, deleteAccountSection …
+];
+
+export const dashboardScreen = {
+  path: '/dashboard',
+  title: 'Dashboard',
+  access: 'user',
+  template: 'tpl-dashboard',
+  mount(root, { app, user }) {
+    slot(root, 'username').textContent = user.username;
+
+    const logout = root.querySelector('[data-action="logout"]');
+    const alert = slot(root, 'alert');
+    let busy = false;
+    logout.addEventListener('click', async () => {
+      if (busy) return;
+      busy = true;
+      alert.textContent = '';
+      setButtonBusy(logout, true);
+      try {
+        await api.logout();
+      } catch (error) {
+        // 401: the session was already gone; the user is logged out either way.
+        if (!(error instanceof ApiError && error.status === 401)) {
+          busy = false;
+          setButtonBusy(logout, false);
+          alert.textContent = errorMessage(error);
+          alert.focus();
+          return;
+        }
+      }
+      await app.navigate('/login', { replace: true, state: { notice: 'logged_out' }, user: null });
+    });
+
+    const container = slot(root, 'sections');
+    for (const section of SECTIONS) {
+      try {
+        container.append(section.render({ user, app }));
+      } catch (error) {
+        console.error(`dashboard section ${section.id} failed`, error);
+      }
+    }
+  },
+};

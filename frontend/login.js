@@ -1,0 +1,44 @@
+// The login screen. On success it goes to the page that sent the user here (?next=, only ever
+// one of this app's own screens) or the dashboard.
+
+import { api, ApiError, errorMessage } from './api.js';
+import { Form } from './forms.js';
+import { slot } from './dom.js';
+
+const NOTICES = {
+  registered: 'Account created. Log in with your new password.',
+  logged_out: 'You have been logged out.',
+  login_required: 'Log in to see your dashboard.',
+  session_expired: 'Your session has ended. Log in again to continue.',
+};
+
+export const loginScreen = {
+  path: '/login',
+  title: 'Log in',
+  access: 'guest',
+  template: 'tpl-login',
+  mount(root, { app, state, next }) {
+    const notice = NOTICES[state?.notice];
+    if (notice) {
+      // Filled after insertion so that screen readers announce the live region's change.
+      requestAnimationFrame(() => { slot(root, 'notice').textContent = notice; });
+    }
+    const form = new Form(root.querySelector('form'), async ({ username, password, remember }) => {
+      slot(root, 'notice').textContent = ''; // stale once the user acts
+      let user;
+      try {
+        user = await api.login(username, password, remember);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.code !== 'invalid_credentials') throw error;
+        // One answer for "no such user" and "wrong password": both fields are suspect.
+        form.markInvalid('username', 'password');
+        form.setAlert(errorMessage(error));
+        form.input('password').focus();
+        form.input('password').select();
+        return;
+      }
+      await app.navigate(next || '/dashboard', { replace: true, user });
+    });
+    if (typeof state?.username === 'string') form.input('username').value = state.username;
+  },
+};

@@ -7,6 +7,7 @@ mod admin_cli;
 mod cli;
 mod deploy;
 mod docs;
+mod durability;
 mod errors;
 mod helpers;
 mod import_flask;

@@ -67,6 +67,7 @@ impl Application {
             pool.clone(),
             settings.session_idle_timeout,
             settings.session_max_age,
+            matches!(settings.database_url, DatabaseUrl::Sqlite(_)),
         );
         let state_data = web::Data::new(state.clone());
         let openapi = web::Data::new(OpenApiJson(crate::openapi::json()));

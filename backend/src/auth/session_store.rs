@@ -37,16 +37,24 @@ pub mod keys {
 #[derive(Clone)]
 pub struct DbSessionStore {
     pool: DbPool,
+    inline_reads: bool,
     idle_secs: i64,
     max_age_secs: i64,
     touch_every: i64,
 }
 
 impl DbSessionStore {
-    pub fn new(pool: DbPool, idle_timeout: Duration, max_age: Duration) -> Self {
+    /// `inline_reads`: the database is SQLite, whose reads in WAL mode never wait for a lock.
+    pub fn new(
+        pool: DbPool,
+        idle_timeout: Duration,
+        max_age: Duration,
+        inline_reads: bool,
+    ) -> Self {
         let idle_secs = db::secs(idle_timeout);
         Self {
             pool,
+            inline_reads,
             idle_secs,
             max_age_secs: db::secs(max_age),
             touch_every: Self::touch_every(idle_secs),
@@ -57,6 +65,19 @@ impl DbSessionStore {
     /// timeout (tests use seconds) still measures activity.
     pub fn touch_every(idle_secs: i64) -> i64 {
         (idle_secs / 4).clamp(0, 60)
+    }
+
+    /// The session check is one indexed read on every authenticated request. On SQLite it runs
+    /// right on the calling worker when a pooled connection is free at once: a WAL read never
+    /// waits for a lock, and the hop to the blocking pool costs more than the read itself.
+    /// `None` means "use the blocking pool" (PostgreSQL's network round trip, or no free
+    /// connection); writes always go there.
+    fn read_inline(&self, hash: &str) -> Option<anyhow::Result<Option<sessions::SessionRow>>> {
+        if !self.inline_reads {
+            return None;
+        }
+        let mut conn = self.pool.try_get()?;
+        Some(sessions::find_by_key_hash(&mut conn, hash).map_err(Into::into))
     }
 
     async fn blocking<T, F>(&self, work: F) -> anyhow::Result<T>
@@ -94,25 +115,30 @@ fn state_value<T: serde::de::DeserializeOwned>(state: &State, key: &str) -> Opti
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let hash = key_hash(session_key.as_ref());
-        let (idle, touch_every) = (self.idle_secs, self.touch_every);
-        let row = self
-            .blocking(move |conn| {
-                let Some(row) = sessions::find_by_key_hash(conn, &hash)? else {
-                    return Ok(None);
-                };
-                let now = db::now();
-                if now >= row.expires_at || now - row.last_seen_at >= idle {
-                    sessions::delete_by_id(conn, row.id)?;
-                    return Ok(None);
-                }
-                if now - row.last_seen_at >= touch_every {
-                    sessions::touch(conn, row.id, now)?;
-                }
-                Ok(Some(row))
-            })
-            .await
-            .map_err(LoadError::Other)?;
+        let row = match self.read_inline(&hash) {
+            Some(read) => read,
+            None => {
+                let hash = hash.clone();
+                self.blocking(move |conn| Ok(sessions::find_by_key_hash(conn, &hash)?))
+                    .await
+            }
+        }
+        .map_err(LoadError::Other)?;
         let Some(row) = row else { return Ok(None) };
+        let now = db::now();
+        if now >= row.expires_at || now - row.last_seen_at >= self.idle_secs {
+            let id = row.id;
+            self.blocking(move |conn| Ok(sessions::delete_by_id(conn, id)?))
+                .await
+                .map_err(LoadError::Other)?;
+            return Ok(None);
+        }
+        if now - row.last_seen_at >= self.touch_every {
+            let id = row.id;
+            self.blocking(move |conn| Ok(sessions::touch(conn, id, now)?))
+                .await
+                .map_err(LoadError::Other)?;
+        }
         serde_json::from_str(&row.state)
             .map(Some)
             .map_err(|e| LoadError::Deserialization(e.into()))

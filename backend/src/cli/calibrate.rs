@@ -11,8 +11,13 @@ use crate::domain::hash_password;
 #[derive(Debug, clap::Args)]
 pub struct CalibrateArgs {
     /// How long one hash should take, in milliseconds (1–60000).
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=60_000))]
-    pub target_ms: u32,
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u32).range(1..=60_000), required_unless_present = "ceiling_secs")]
+    pub target_ms: Option<u32>,
+
+    /// Instead, measure the hashing ceiling for about SECS seconds: hashes per second with every
+    /// CPU busy at LATCHKEY_PBKDF2_ITERATIONS (the reference of `scripts/bench`).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..=600), conflicts_with = "target_ms")]
+    pub ceiling_secs: Option<u32>,
 }
 
 /// A sample shorter than this is mostly timer and scheduling noise.
@@ -20,15 +25,26 @@ const MIN_SAMPLE: Duration = Duration::from_millis(50);
 /// Each sample size is timed this often; the fastest run is the one least disturbed.
 const RUNS: usize = 3;
 
-pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
-    let target = Duration::from_millis(u64::from(args.target_ms));
+pub fn run(args: &CalibrateArgs, iterations: u32) -> anyhow::Result<()> {
+    if let Some(secs) = args.ceiling_secs {
+        let (threads, hashes, elapsed) = ceiling(iterations, Duration::from_secs(secs.into()));
+        let rate = hashes as f64 / elapsed.as_secs_f64();
+        println!(
+            "threads={threads} iterations={iterations} hashes={hashes} hashes_per_sec={rate:.2} \
+             ms_per_hash={:.1}",
+            1000.0 * threads as f64 / rate
+        );
+        return Ok(());
+    }
+    let target_ms = args.target_ms.unwrap_or(250);
+    let target = Duration::from_millis(u64::from(target_ms));
     let iterations = calibrate(target);
     let check = time_once(iterations);
     eprintln!(
         "PBKDF2-HMAC-SHA256 with {iterations} iterations takes {:.0} ms on this machine (target \
          {} ms): set LATCHKEY_PBKDF2_ITERATIONS={iterations}",
         check.as_secs_f64() * 1000.0,
-        args.target_ms
+        target_ms
     );
     if iterations == MIN_ITERATIONS {
         eprintln!("(the smallest accepted count; even it takes longer than the target)");
@@ -63,6 +79,28 @@ pub fn calibrate(target: Duration) -> u32 {
     let rounded = (estimate / 1000.0).round() * 1000.0;
     // The float-to-int cast saturates; the clamp keeps it in the accepted range.
     (rounded as u32).max(MIN_ITERATIONS)
+}
+
+/// Hashes on every CPU at once until `duration` has passed; returns (threads, hashes, elapsed).
+fn ceiling(iterations: u32, duration: Duration) -> (usize, u64, Duration) {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let started = Instant::now();
+    let hashes: u64 = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = 0u64;
+                    while started.elapsed() < duration {
+                        std::hint::black_box(hash_password("ceiling password", iterations));
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    (threads, hashes, started.elapsed())
 }
 
 fn fastest(iterations: u32) -> Duration {

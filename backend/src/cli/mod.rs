@@ -38,7 +38,7 @@ pub fn main(command: AdminCommand, settings: &Settings) -> ExitCode {
     let result = match command {
         AdminCommand::User { command } => user::run(command, settings),
         AdminCommand::ImportFlask(args) => import_flask::run(&args, settings),
-        AdminCommand::Calibrate(args) => calibrate::run(&args),
+        AdminCommand::Calibrate(args) => calibrate::run(&args, settings.pbkdf2_iterations),
         AdminCommand::Healthcheck(args) => healthcheck::run(&args, settings),
     };
     match result {

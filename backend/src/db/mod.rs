@@ -79,6 +79,9 @@ pub fn build_pool(settings: &Settings) -> anyhow::Result<DbPool> {
         .min_idle(Some(1))
         .connection_timeout(settings.db_timeout)
         .connection_customizer(Box::new(SqlitePragmas))
+        // A checkout ping doubles the queries of every request; a SQLite file does not drop
+        // connections the way a server can, so only PostgreSQL pays for it.
+        .test_on_check_out(matches!(settings.database_url, DatabaseUrl::Postgres(_)))
         .build(manager)
         .context("connecting to the database")?;
     Ok(pool)

@@ -42,12 +42,23 @@ pub fn insert(conn: &mut Conn, session: &NewSession<'_>) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// The session check of every authenticated request, so it runs on the backend's own connection
+/// type: Diesel then reuses the prepared statement instead of translating and preparing the
+/// query through the multi-backend layer each time.
 pub fn find_by_key_hash(conn: &mut Conn, key_hash: &str) -> QueryResult<Option<SessionRow>> {
-    sessions::table
-        .filter(sessions::key_hash.eq(key_hash))
-        .select(SessionRow::as_select())
-        .first(conn)
-        .optional()
+    macro_rules! find {
+        ($conn:expr) => {
+            sessions::table
+                .filter(sessions::key_hash.eq(key_hash))
+                .select(SessionRow::as_select())
+                .first($conn)
+                .optional()
+        };
+    }
+    match conn {
+        Conn::Sqlite(c) => find!(c),
+        Conn::Postgres(c) => find!(c),
+    }
 }
 
 /// Replaces the state of a live session; returns false when the row is gone (revoked meanwhile):

@@ -87,6 +87,15 @@ export const api = {
   login: (username, password, remember) =>
     request('POST', '/api/login', { username, password, remember }),
   logout: () => request('POST', '/api/logout'),
+  changePassword: (currentPassword, newPassword) => request('PUT', '/api/me/password', {
+    current_password: currentPassword,
+    new_password: newPassword,
+  }),
+  deleteAccount: (password) => request('DELETE', '/api/me', { password }),
+  sessions: () => request('GET', '/api/me/sessions'),
+  revokeSession: (id) => request('DELETE', `/api/me/sessions/${encodeURIComponent(id)}`),
+  revokeOtherSessions: () => request('DELETE', '/api/me/sessions'),
+  events: () => request('GET', '/api/me/events'),
 };
 
 function duration(seconds) {

@@ -1,19 +1,22 @@
 // The dashboard: the original's greeting and Logout, then "Your account", a list of sections.
 //
-// Account management (sessions list, change password, activity, delete account) plugs in as
-// more sections: a module exporting { id, render(ctx) } that returns an element (use
-// cloneTemplate() with a <template> in index.html, and Form from forms.js for its forms),
-// appended to SECTIONS below. ctx is { user, app }: app.sessionExpired() when a call says 401,
+// Each section is a module exporting { id, render(ctx) } that returns an element (cloneTemplate()
+// with a <template> in index.html, and Form from forms.js for its forms), listed in SECTIONS
+// below; the account-management ones live in account.js. ctx is { user, app }: app.sessionExpired() when a call says 401,
 // app.navigate(path, options) to leave the dashboard.
 
 import { api, ApiError, errorMessage } from './api.js';
 import { setButtonBusy } from './forms.js';
 import { slot } from './dom.js';
 import { accountDetailsSection } from './account-details.js';
+import { sessionsSection, passwordSection, activitySection, deleteSection } from './account.js';
 
 const SECTIONS = [
   accountDetailsSection,
-  // sessionsSection, changePasswordSection, activitySection, deleteAccountSection …
+  passwordSection,
+  sessionsSection,
+  activitySection,
+  deleteSection,
 ];
 
 export const dashboardScreen = {

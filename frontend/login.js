@@ -10,6 +10,7 @@ const NOTICES = {
   logged_out: 'You have been logged out.',
   login_required: 'Log in to see your dashboard.',
   session_expired: 'Your session has ended. Log in again to continue.',
+  account_deleted: 'Your account was deleted.',
 };
 
 export const loginScreen = {

@@ -438,3 +438,31 @@ impl Drop for BinaryServer {
         let _ = self.child.wait();
     }
 }
+
+/// Sends every (url, username) registration at once and asserts the race's outcome: exactly one
+/// 201 and a 409 for every other request, nothing else.
+pub async fn assert_one_registration_wins(attempts: Vec<(String, String)>) {
+    let total = attempts.len();
+    let tasks: Vec<_> = attempts
+        .into_iter()
+        .map(|(url, name)| {
+            tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .json(&json!({"username": name, "password": PASSWORD}))
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.expect("join"));
+    }
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    let conflicts = statuses.iter().filter(|s| **s == 409).count();
+    assert_eq!((created, conflicts), (1, total - 1), "{statuses:?}");
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::helpers::{BinaryServer, PASSWORD, TestDatabase};
+use crate::helpers::{BinaryServer, PASSWORD, TestDatabase, assert_one_registration_wins};
 
 fn pair(envs: &[(&str, &str)]) -> (BinaryServer, BinaryServer) {
     let database = Arc::new(TestDatabase::create());
@@ -103,37 +103,12 @@ async fn throttle_failures_on_both_instances_add_up() {
 #[tokio::test]
 async fn a_duplicate_registration_race_across_instances_has_one_winner() {
     let (a, b) = pair(&[("LATCHKEY_RATE_LIMIT_PER_MINUTE", "0")]);
-    let mut tasks = Vec::new();
-    for i in 0..16 {
-        let url = if i % 2 == 0 {
-            a.url("/api/register")
-        } else {
-            b.url("/api/register")
-        };
-        let name = if i % 3 == 0 { "Contested" } else { "contested" };
-        tasks.push(tokio::spawn(async move {
-            client()
-                .post(url)
-                .json(&json!({"username": name, "password": PASSWORD}))
-                .send()
-                .await
-                .expect("request")
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("join"));
-    }
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        15,
-        "{statuses:?}"
-    );
+    let attempts = (0..16)
+        .map(|i| {
+            let server = if i % 2 == 0 { &a } else { &b };
+            let name = if i % 3 == 0 { "Contested" } else { "contested" };
+            (server.url("/api/register"), name.to_owned())
+        })
+        .collect();
+    assert_one_registration_wins(attempts).await;
 }

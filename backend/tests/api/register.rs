@@ -1,6 +1,8 @@
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_problem, field_errors, spawn_app, username};
+use crate::helpers::{
+    PASSWORD, assert_one_registration_wins, assert_problem, field_errors, spawn_app, username,
+};
 
 #[tokio::test]
 async fn register_returns_201_with_the_user_and_no_session() {
@@ -132,37 +134,14 @@ async fn passwords_are_taken_exactly_as_sent() {
 #[tokio::test]
 async fn concurrent_registrations_of_one_name_give_exactly_one_201() {
     let app = spawn_app().await;
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let client = app.fresh_client();
-        let url = app.url("/api/register");
-        // Different spellings of one normalized name race each other.
-        let name = if i % 2 == 0 { "RaceName" } else { "racename" };
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"username": name, "password": PASSWORD}))
-                .send()
-                .await
-                .expect("request")
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for t in tasks {
-        statuses.push(t.await.expect("join"));
-    }
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 201).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 409).count(),
-        23,
-        "{statuses:?}"
-    );
+    // Different spellings of one normalized name race each other.
+    let attempts = (0..24)
+        .map(|i| {
+            let name = if i % 2 == 0 { "RaceName" } else { "racename" };
+            (app.url("/api/register"), name.to_owned())
+        })
+        .collect();
+    assert_one_registration_wins(attempts).await;
 }
 
 #[tokio::test]

@@ -26,7 +26,12 @@ fn main() -> ExitCode {
                 .await
                 .map_err(anyhow::Error::from)
         }),
-        Command::Migrate => connect_and_migrate(&cli.settings).map(|_| {
+        // One connection: see `cli::main` on pools that open connections in the background.
+        Command::Migrate => connect_and_migrate(&latchkey::config::Settings {
+            db_pool_size: 1,
+            ..cli.settings
+        })
+        .map(|_| {
             println!("migrations applied");
         }),
         Command::Openapi | Command::Admin(_) => unreachable!("handled above"),

@@ -35,6 +35,13 @@ pub enum AdminCommand {
 /// Runs an administration command and turns its outcome into the process's exit status.
 pub fn main(command: AdminCommand, settings: &Settings) -> ExitCode {
     init_logging();
+    // One connection is all a command needs. A larger pool keeps one connection idle by
+    // opening another in a background thread as soon as the first is taken; a command that
+    // exits while that thread is inside libpq's connect can die of a signal on its way out.
+    let settings = &Settings {
+        db_pool_size: 1,
+        ..settings.clone()
+    };
     let result = match command {
         AdminCommand::User { command } => user::run(command, settings),
         AdminCommand::ImportFlask(args) => import_flask::run(&args, settings),

@@ -79,6 +79,7 @@ async fn recheck(
     auth: &AuthUser,
     password: SecretString,
     action: &'static str,
+    origin: events::Origin,
 ) -> Result<(), ApiError> {
     let id = auth.user.id;
     let credentials = state
@@ -96,6 +97,10 @@ async fn recheck(
                 user_id = id,
                 "wrong current password"
             );
+            // The user sees someone guessing with their session in the activity list.
+            state
+                .db(move |c| Ok(events::record(c, id, EventKind::LoginFailed, &origin)?))
+                .await?;
             Err(ApiError::WrongPassword)
         }
     }
@@ -130,7 +135,11 @@ pub async fn change_password(
         new_password,
     } = body.0;
     let mut required = Required::default();
-    let current = required.take("current_password", current_password);
+    // An empty current password is a missing one, not a wrong guess for the throttle to count.
+    let current = required.take(
+        "current_password",
+        current_password.filter(|p| !p.expose_secret().is_empty()),
+    );
     let new = required.take("new_password", new_password);
     let (Some(current), Some(new)) = (current, new) else {
         return Err(ApiError::Validation(required.into_errors()));
@@ -144,11 +153,11 @@ pub async fn change_password(
         policy(&state),
     )
     .map_err(|e| ApiError::Validation(vec![e]))?;
-    recheck(&state, &auth, current, "change_password").await?;
+    let origin = request_origin(&req, &state.settings.trusted_proxies);
+    recheck(&state, &auth, current, "change_password", origin.clone()).await?;
 
     let hash = state.passwords.hash(new).await?;
     let (id, keep) = (auth.user.id, auth.session_id.clone());
-    let origin = request_origin(&req, &state.settings.trusted_proxies);
     let revoked = state
         .db(move |c| {
             db::write_transaction(c, |c| {
@@ -203,16 +212,19 @@ pub async fn change_password(
     )
 )]
 pub async fn delete_account(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: AuthUser,
     identity: Identity,
     body: ApiJson<DeleteAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let mut required = Required::default();
-    let Some(password) = required.take("password", body.0.password) else {
+    let password = body.0.password.filter(|p| !p.expose_secret().is_empty());
+    let Some(password) = required.take("password", password) else {
         return Err(ApiError::Validation(required.into_errors()));
     };
-    recheck(&state, &auth, password, "delete_account").await?;
+    let origin = request_origin(&req, &state.settings.trusted_proxies);
+    recheck(&state, &auth, password, "delete_account", origin).await?;
     let id = auth.user.id;
     let key = Username::throttle_key(&auth.user.username);
     state

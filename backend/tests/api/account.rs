@@ -137,6 +137,16 @@ async fn a_password_change_checks_the_current_password_and_the_policy() {
     )
     .await;
     assert_problem(res, 422, "validation_failed").await;
+    let res = change_password(
+        &app,
+        json!({"current_password": "", "new_password": NEW_PASSWORD}),
+    )
+    .await;
+    let problem = assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(
+        field_errors(&problem),
+        [("current_password".to_owned(), "required".to_owned())]
+    );
     let res = change_password(&app, json!({})).await;
     let problem = assert_problem(res, 422, "validation_failed").await;
     assert_eq!(
@@ -183,6 +193,10 @@ async fn deleting_the_account_removes_everything_and_frees_the_name() {
         "wrong_password",
     )
     .await;
+    assert_problem(delete_me(&app, "").await, 422, "validation_failed").await;
+    // A wrong re-check shows in the user's activity.
+    let events: Vec<Value> = app.get("/api/me/events").await.json().await.expect("json");
+    assert_eq!(events[0]["kind"], "login_failed");
     let missing = app
         .client
         .delete(app.url("/api/me"))

@@ -1,110 +1,200 @@
-// Dashboard sections for managing the account: where you are logged in (revoke one or all
-// others), change password, recent activity, delete the account. Any call answered 401 means
-// the session ended (revoked from another device, expired): the app goes to the login screen.
+// Dashboard sections for managing the account: active sessions (sign out one, or all others),
+// change password, recent activity, delete the account. Each is cloned from a <template> in
+// index.html and filled with textContent only: user agents and IPs come from whoever sent them.
+//
+// Any call answered 401 means this session ended (revoked from another device, expired, or the
+// password was changed elsewhere): app.sessionExpired() shows the login screen with a notice and
+// comes back here after login. Sections that change server state announce it, and the others
+// that show server state (sessions, activity) reload.
 
-import { api, ApiError, errorMessage } from './api.js';
+import { api, ApiError, NetworkError, errorMessage } from './api.js';
 import { Form, setButtonBusy } from './forms.js';
 import { cloneTemplate, slot } from './dom.js';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
-/** Fills a <time> with a local date and the exact UTC instant as its tooltip. */
+/** "2026-11-28 16:58:03 UTC": the exact instant, for tooltips. */
+function utc(when) {
+  return `${when.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/** Fills a <time> with a local date and time; the exact UTC instant is its tooltip. */
 function setTime(element, iso) {
   const when = new Date(iso);
+  if (typeof iso !== 'string' || Number.isNaN(when.getTime())) {
+    element.textContent = typeof iso === 'string' ? iso : 'unknown';
+    return;
+  }
   element.dateTime = iso;
-  element.title = iso;
-  element.textContent = Number.isNaN(when.getTime()) ? iso : dateTime.format(when);
+  element.title = utc(when);
+  element.textContent = dateTime.format(when);
 }
 
-/** "Chrome on Linux" from a user agent; the raw string stays available as a tooltip. */
+const BROWSERS = [
+  [/Edg(e|A|iOS)?\//, 'Edge'],
+  [/OPR\/|Opera/, 'Opera'],
+  [/SamsungBrowser\//, 'Samsung Internet'],
+  [/Firefox\/|FxiOS\//, 'Firefox'],
+  [/Chrom(e|ium)\/|CriOS\//, 'Chrome'],
+  [/Safari\//, 'Safari'],
+  [/^curl\//, 'curl'],
+  [/HTTPie\//, 'HTTPie'],
+  [/^Wget\//, 'Wget'],
+  [/python-httpx|python-requests|aiohttp/, 'Python'],
+  [/^node|undici/, 'Node.js'],
+  [/^Go-http-client/, 'Go'],
+];
+const SYSTEMS = [
+  [/Windows/, 'Windows'],
+  [/iPhone|iPad|iPod/, 'iOS'],
+  [/Android/, 'Android'],
+  [/CrOS/, 'ChromeOS'],
+  [/Mac OS X|Macintosh/, 'macOS'],
+  [/Linux/, 'Linux'],
+];
+
+/** "Chrome on Linux" from a user agent string; the raw string stays available separately. */
 export function describeDevice(userAgent) {
   if (!userAgent) return 'Unknown device';
-  const ua = userAgent;
-  const browser = [
-    [/Edg\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\//, 'Firefox'], [/Chrom(e|ium)\//, 'Chrome'],
-    [/Safari\//, 'Safari'], [/^curl\//, 'curl'], [/HTTPie\//, 'HTTPie'], [/python-httpx|python-requests/, 'Python'],
-  ].find(([pattern]) => pattern.test(ua))?.[1];
-  const system = [
-    [/Windows/, 'Windows'], [/iPhone|iPad/, 'iOS'], [/Mac OS X|Macintosh/, 'macOS'],
-    [/Android/, 'Android'], [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux'],
-  ].find(([pattern]) => pattern.test(ua))?.[1];
+  const find = (table) => table.find(([pattern]) => pattern.test(userAgent))?.[1];
+  const browser = find(BROWSERS);
+  const system = find(SYSTEMS);
   if (browser && system) return `${browser} on ${system}`;
-  return browser || system || ua.slice(0, 60);
+  if (browser || system) return browser || system;
+  return userAgent.length > 40 ? `${userAgent.slice(0, 40)}…` : userAgent;
 }
 
-/** Shows an error in a section's alert, or leaves the dashboard when the session ended. */
+/**
+ * Shows an error in a section's alert, or leaves the dashboard when the session ended. A section
+ * that is no longer on the page (another section already left) stays quiet.
+ */
 function failed(error, alert, app) {
+  if (!alert.isConnected) return;
   if (error instanceof ApiError && error.status === 401) {
     app.sessionExpired();
     return;
   }
+  // A bug in this page rather than an answer: keep it visible to developers.
+  if (!(error instanceof ApiError || error instanceof NetworkError)) console.error(error);
   alert.textContent = errorMessage(error);
 }
 
-// Sections that show server state refresh when another section changes it.
+/** The element that has focus, unless focus fell onto <body> (its element was removed). */
+const focusLost = () => !document.activeElement || document.activeElement === document.body;
+
+// Sections that show server state reload when another section changes it.
 const CHANGED = 'latchkey:account-changed';
-const announceChange = () => document.dispatchEvent(new Event(CHANGED));
+const announceChange = (source) => document.dispatchEvent(new CustomEvent(CHANGED, { detail: source }));
 function onChange(element, refresh) {
-  const listener = () => {
+  const listener = (event) => {
     if (!element.isConnected) {
       document.removeEventListener(CHANGED, listener);
       return;
     }
-    refresh();
+    if (event.detail !== element) refresh();
   };
   document.addEventListener(CHANGED, listener);
+}
+
+/**
+ * A list loaded from the API: "Loading…" until the first answer, the error and a Try again
+ * button when it fails, and only the newest answer wins when loads overlap.
+ */
+function loader(card, app, fetchList, show) {
+  const alert = slot(card, 'alert');
+  const loading = slot(card, 'loading');
+  const retry = card.querySelector('[data-action="reload"]');
+  let ticket = 0;
+  const load = async () => {
+    const mine = ++ticket;
+    try {
+      const items = await fetchList();
+      if (mine !== ticket || !card.isConnected) return;
+      loading.hidden = true;
+      retry.hidden = true;
+      alert.textContent = '';
+      show(items);
+    } catch (error) {
+      if (mine !== ticket) return;
+      loading.hidden = true;
+      failed(error, alert, app);
+      retry.hidden = !alert.textContent;
+    }
+  };
+  retry.addEventListener('click', () => {
+    retry.hidden = true;
+    alert.textContent = '';
+    loading.hidden = false;
+    card.querySelector('h3').focus();
+    load();
+  });
+  return load;
 }
 
 export const sessionsSection = {
   id: 'sessions',
   render({ app }) {
     const card = cloneTemplate('tpl-section-sessions');
+    const heading = card.querySelector('h3');
     const list = slot(card, 'list');
     const alert = slot(card, 'alert');
     const status = slot(card, 'status');
     const others = card.querySelector('[data-action="revoke-others"]');
     let busy = false;
 
-    const load = async () => {
-      try {
-        const sessions = await api.sessions();
-        list.replaceChildren(...sessions.map((session) => item(session)));
-        others.hidden = !sessions.some((session) => !session.current);
-      } catch (error) {
-        failed(error, alert, app);
-      }
-    };
-
     const item = (session) => {
       const row = cloneTemplate('tpl-session-item');
+      const name = describeDevice(session.user_agent);
       const device = slot(row, 'device');
-      device.textContent = describeDevice(session.user_agent);
-      device.title = session.user_agent || '';
-      if (!session.current) slot(row, 'current').remove();
+      device.textContent = name;
+      if (session.user_agent) {
+        device.title = session.user_agent;
+        slot(row, 'user-agent').textContent = session.user_agent;
+      } else {
+        slot(row, 'raw').remove();
+      }
+      if (session.current) row.classList.add('is-current');
+      else slot(row, 'current').remove();
       slot(row, 'ip').textContent = session.ip || 'unknown';
       setTime(slot(row, 'created'), session.created_at);
       setTime(slot(row, 'seen'), session.last_seen_at);
       setTime(slot(row, 'expires'), session.expires_at);
       const button = row.querySelector('[data-action="revoke"]');
-      const label = session.current ? 'this device' : device.textContent;
-      button.setAttribute('aria-label', `Sign out ${label}`);
+      const signedIn = slot(row, 'created').textContent;
+      button.setAttribute('aria-label', session.current
+        ? 'Sign out this device'
+        : `Sign out ${name}, signed in ${signedIn}`);
       button.addEventListener('click', () => run(button, async () => {
+        let gone = false;
         try {
           await api.revokeSession(session.id);
         } catch (error) {
-          // Already gone (revoked elsewhere): the refreshed list shows it.
+          // 404: it ended in the meantime (signed out elsewhere, expired); the list catches up.
           if (!(error instanceof ApiError && error.status === 404)) throw error;
+          gone = true;
         }
         if (session.current) {
           await app.navigate('/login', { replace: true, state: { notice: 'logged_out' }, user: null });
           return;
         }
-        status.textContent = `Signed out ${device.textContent}.`;
-        announceChange();
+        await load();
+        status.textContent = gone
+          ? `That session (${name}) had already ended. The list is up to date.`
+          : `Signed out ${name}.`;
+        announceChange(card);
       }));
       return row;
     };
 
+    const load = loader(card, app, () => api.sessions(), (sessions) => {
+      // This device first, then the most recently active.
+      const sorted = [...sessions].sort((a, b) => (Number(b.current) - Number(a.current))
+        || String(b.last_seen_at).localeCompare(String(a.last_seen_at)));
+      list.replaceChildren(...sorted.map(item));
+      others.hidden = !sessions.some((session) => !session.current);
+    });
+
+    /** One action at a time in this section; the clicked button shows that it is busy. */
     const run = async (button, work) => {
       if (busy) return;
       busy = true;
@@ -115,16 +205,20 @@ export const sessionsSection = {
         await work();
       } catch (error) {
         failed(error, alert, app);
+        if (alert.isConnected && alert.textContent) alert.focus();
       } finally {
         busy = false;
         if (button.isConnected) setButtonBusy(button, false);
+        // The row or button that had focus is gone: keep the keyboard user in this section.
+        if (card.isConnected && focusLost()) heading.focus();
       }
     };
 
     others.addEventListener('click', () => run(others, async () => {
       await api.revokeOtherSessions();
+      await load();
       status.textContent = 'Every other session has been signed out.';
-      announceChange();
+      announceChange(card);
     }));
     onChange(card, load);
     load();
@@ -132,14 +226,41 @@ export const sessionsSection = {
   },
 };
 
+/**
+ * Marks each empty field named in `messages` with its message; true when there were any.
+ * The API treats an empty current password as a wrong one (403, and a strike against the
+ * account's throttle), so an empty field never goes out.
+ */
+function missing(handle, values, messages) {
+  const empty = Object.keys(messages).filter((name) => values[name] === '');
+  for (const name of empty) handle.setFieldError(name, messages[name]);
+  if (empty.length > 0) handle.focusFirstError();
+  return empty.length > 0;
+}
+
+/** Puts revealed passwords back to dots, and the toggles back to "Show". */
+function hidePasswords(form) {
+  for (const button of form.querySelectorAll('button[data-reveal]')) {
+    button.setAttribute('aria-pressed', 'false');
+    const input = form.querySelector(`#${CSS.escape(button.getAttribute('aria-controls'))}`);
+    if (input) input.type = 'password';
+  }
+}
+
 export const passwordSection = {
   id: 'password',
   render({ app }) {
     const card = cloneTemplate('tpl-section-password');
     const form = slot(card, 'form');
     const status = slot(card, 'status');
+    form.addEventListener('input', () => { status.textContent = ''; });
+    const required = {
+      current_password: 'Enter your current password.',
+      new_password: 'Enter a new password.',
+    };
     new Form(form, async (values, handle) => {
       status.textContent = '';
+      if (missing(handle, values, required)) return undefined;
       try {
         await api.changePassword(values.current_password, values.new_password);
       } catch (error) {
@@ -152,9 +273,15 @@ export const passwordSection = {
         throw error;
       }
       form.reset();
-      status.textContent = 'Password changed. Your other sessions have been signed out.';
-      announceChange();
+      hidePasswords(form);
+      status.textContent = 'Password changed. Every other session has been signed out.';
+      announceChange(card);
       return undefined;
+    }, {
+      messages: {
+        current_password: { required: required.current_password },
+        new_password: { required: required.new_password },
+      },
     });
     return card;
   },
@@ -162,38 +289,60 @@ export const passwordSection = {
 
 const EVENT_WORDS = {
   registered: 'Account created',
-  login: 'Logged in',
-  login_failed: 'Failed login attempt',
-  logout: 'Logged out',
+  login: 'Signed in',
+  login_failed: 'Failed sign-in attempt',
+  logout: 'Signed out',
   password_changed: 'Password changed',
   session_revoked: 'A session was signed out',
   sessions_revoked: 'All other sessions were signed out',
 };
+
+/** How many events show before "Show all". */
+const FIRST_EVENTS = 8;
 
 export const activitySection = {
   id: 'activity',
   render({ app }) {
     const card = cloneTemplate('tpl-section-activity');
     const list = slot(card, 'list');
-    const alert = slot(card, 'alert');
-    const load = async () => {
-      try {
-        const events = await api.events();
-        list.replaceChildren(...events.map((event) => {
-          const row = cloneTemplate('tpl-event-item');
-          slot(row, 'kind').textContent = EVENT_WORDS[event.kind] || event.kind;
-          row.dataset.kind = event.kind;
-          setTime(slot(row, 'at'), event.at);
-          slot(row, 'ip').textContent = event.ip || 'unknown';
-          const device = slot(row, 'device');
-          device.textContent = describeDevice(event.user_agent);
-          device.title = event.user_agent || '';
-          return row;
-        }));
-      } catch (error) {
-        failed(error, alert, app);
-      }
+    const empty = slot(card, 'empty');
+    const more = card.querySelector('[data-action="more"]');
+    let expanded = false;
+
+    const fold = () => {
+      const rows = [...list.children];
+      rows.forEach((row, index) => { row.hidden = !expanded && index >= FIRST_EVENTS; });
+      more.hidden = rows.length <= FIRST_EVENTS;
+      more.setAttribute('aria-expanded', String(expanded));
+      more.textContent = expanded ? 'Show fewer' : `Show all ${rows.length} events`;
     };
+    more.addEventListener('click', () => {
+      expanded = !expanded;
+      fold();
+      // Opened: reading goes on where the short list ended.
+      const first = expanded ? list.children[FIRST_EVENTS] : null;
+      if (first) {
+        first.tabIndex = -1;
+        first.focus();
+      }
+    });
+
+    const load = loader(card, app, () => api.events(), (events) => {
+      list.replaceChildren(...events.map((event) => {
+        const row = cloneTemplate('tpl-event-item');
+        row.dataset.kind = event.kind;
+        if (event.kind === 'login_failed') row.classList.add('is-warning');
+        slot(row, 'kind').textContent = EVENT_WORDS[event.kind] || event.kind;
+        setTime(slot(row, 'at'), event.at);
+        slot(row, 'ip').textContent = event.ip || 'unknown';
+        const device = slot(row, 'device');
+        device.textContent = describeDevice(event.user_agent);
+        if (event.user_agent) device.title = event.user_agent;
+        return row;
+      }));
+      empty.hidden = events.length > 0;
+      fold();
+    });
     onChange(card, load);
     load();
     return card;
@@ -207,7 +356,9 @@ export const deleteSection = {
     const open = card.querySelector('[data-action="open"]');
     const form = slot(card, 'form');
     const cancel = form.querySelector('[data-action="cancel"]');
+    const required = { password: 'Enter your password to confirm.' };
     const handle = new Form(form, async (values) => {
+      if (missing(handle, values, required)) return undefined;
       try {
         await api.deleteAccount(values.password);
       } catch (error) {
@@ -220,22 +371,27 @@ export const deleteSection = {
         throw error;
       }
       return app.navigate('/login', { replace: true, state: { notice: 'account_deleted' }, user: null });
-    });
+    }, { messages: { password: { required: required.password } } });
     const show = (visible) => {
+      if (!visible && handle.busy) return; // the deletion is on its way: no closing under it
       form.hidden = !visible;
       open.setAttribute('aria-expanded', String(visible));
       if (visible) {
-        form.querySelector('input').focus();
+        form.elements.namedItem('password').focus();
       } else {
         form.reset();
+        hidePasswords(form);
         handle.clearErrors();
         open.focus();
       }
     };
     open.addEventListener('click', () => show(form.hidden));
     cancel.addEventListener('click', () => show(false));
-    form.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape') show(false);
+    card.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && !event.isComposing && !form.hidden) {
+        event.preventDefault();
+        show(false);
+      }
     });
     return card;
   },

@@ -8,6 +8,8 @@
 // Login state comes from GET /api/me: on first load, on back/forward and on link clicks;
 // actions that know the answer (login, logout, register) pass it along instead. The session
 // cookie is HttpOnly and never read here; nothing is kept in localStorage or sessionStorage.
+// The dashboard's history entry remembers that it was shown logged in (history.state.loggedIn),
+// so that a reload after the session was revoked elsewhere says "Your session has ended".
 //
 // Modules: api.js (request() and typed errors), forms.js (busy state, field errors, focus),
 // dom.js (templates), one module per screen, and dashboard sections (see dashboard.js).
@@ -84,9 +86,12 @@ async function render({ focus, user } = {}) {
     return app.navigate(user ? '/dashboard' : '/login', { replace: true, user, focus });
   }
   if (screen.access === 'user' && !user) {
+    // This history entry showed the dashboard while logged in (a reload, Back or Forward to it):
+    // the session has ended since, revoked from another device or timed out.
+    const ended = history.state?.loggedIn === true;
     return app.navigate(`/login?next=${screen.path}`, {
       replace: true,
-      state: { notice: 'login_required' },
+      state: { notice: ended ? 'session_expired' : 'login_required' },
       user,
       focus,
     });
@@ -98,6 +103,7 @@ async function render({ focus, user } = {}) {
   const root = cloneTemplate(screen.template);
   screen.mount(root, { app, user, state: history.state, next });
   main.replaceChildren(root);
+  if (screen.access === 'user') history.replaceState({ ...history.state, loggedIn: true }, '');
   shownLocation = currentLocation();
   document.title = `${screen.title} · Latchkey`;
   markCurrentLinks(url.pathname);

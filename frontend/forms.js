@@ -27,8 +27,11 @@ export class Form {
    * @param {HTMLFormElement} form
    * @param {(values: Record<string, string|boolean>, form: Form) => Promise<void>} onSubmit
    *   runs the request; anything it throws is shown with showError().
-   * @param {{fieldForCode?: Record<string, string>}} [options]
-   *   error codes without a field list that still concern one field (username_taken → username).
+   * @param {{fieldForCode?: Record<string, string>,
+   *          messages?: Record<string, Record<string, string>>}} [options]
+   *   fieldForCode: error codes without a field list that still concern one field
+   *   (username_taken → username); messages: this form's own wording for a field's error code
+   *   ({current_password: {required: 'Enter your current password.'}}), else the API's.
    */
   constructor(form, onSubmit, options = {}) {
     this.form = form;
@@ -113,7 +116,8 @@ export class Form {
     const unplaced = [];
     if (error instanceof ApiError && error.errors.length > 0) {
       for (const fieldError of error.errors) {
-        const message = fieldError.message || fieldError.code;
+        const message = this.options.messages?.[fieldError.field]?.[fieldError.code]
+          || fieldError.message || fieldError.code;
         if (!this.setFieldError(fieldError.field, message)) unplaced.push(message);
       }
     } else if (error instanceof ApiError && this.options.fieldForCode?.[error.code]) {

@@ -35,18 +35,28 @@ function isExpectedApiStatus(message) {
     && new URL(url, 'http://x').pathname.startsWith('/api/');
 }
 
+/** User agents of other devices, for sessions that are not this Chromium. */
+export const FIREFOX_WINDOWS =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0';
+export const SAFARI_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) '
+  + 'AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1';
+
 /**
- * A fresh browser context (own cookie jar) and page on the server.
+ * A fresh browser context (own cookie jar) and page on the server; `userAgent` pretends to be
+ * another browser, `timezoneId` another place (UTC by default).
  * @returns {Promise<{context, page, problems: string[], apiRequests: {method: string, path: string}[], assertClean(): void, close(): Promise<void>}>}
  */
-export async function openPage(browser, server, { viewport = DESKTOP, colorScheme = 'light' } = {}) {
+export async function openPage(browser, server, {
+  viewport = DESKTOP, colorScheme = 'light', userAgent, timezoneId = 'UTC',
+} = {}) {
   const context = await browser.newContext({
     baseURL: server.url,
     viewport,
     colorScheme,
     reducedMotion: 'reduce',
     locale: 'en-US',
-    timezoneId: 'UTC',
+    timezoneId,
+    ...(userAgent ? { userAgent } : {}),
   });
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (event) => {

@@ -1,5 +1,6 @@
 // Every screen at desktop (1280×800) and phone (375×740) widths: nothing may overflow
-// sideways (at 320 px either), and each screen is photographed. With E2E_SCREENSHOTS=1 the pictures replace
+// sideways (at 320 px either), and each screen is photographed; the dashboard's account
+// sections (two sessions, the activity, the delete confirmation open) as a full-page picture. With E2E_SCREENSHOTS=1 the pictures replace
 // docs/screenshots/*.png; otherwise they go to e2e/test-results/screenshots/ (not committed).
 // Each width gets its own fresh server so the pictures show the same user, "alice".
 
@@ -10,9 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../helpers/server.js';
 import {
-  launchBrowser, openPage, DESKTOP, PHONE, waitForHeading, waitForText,
+  launchBrowser, openPage, DESKTOP, PHONE, FIREFOX_WINDOWS, waitForHeading, waitForText,
 } from '../helpers/browser.js';
-import { DASHBOARD_HEADING } from '../helpers/flows.js';
+import { DASHBOARD_HEADING, login } from '../helpers/flows.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = process.env.E2E_SCREENSHOTS === '1'
@@ -24,12 +25,14 @@ const PASSWORD = 'correct horse battery staple';
 
 const viewportHeight = (page) => page.viewportSize().height;
 
-async function shoot(page, name, save = true) {
+async function shoot(page, name, save = true, fullPage = false) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than the viewport`);
   if (!save) return;
   await page.mouse.move(0, viewportHeight(page) - 1); // no hover effects in the picture
-  await page.screenshot({ path: path.join(outDir, `${name}.png`), animations: 'disabled', caret: 'hide' });
+  await page.screenshot({
+    path: path.join(outDir, `${name}.png`), animations: 'disabled', caret: 'hide', fullPage,
+  });
 }
 
 /** Register → login notice → dashboard, photographed at one size and colour scheme. */
@@ -68,6 +71,26 @@ async function screens(browser, viewport, suffix, colorScheme = 'light', only = 
     await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await waitForHeading(page, DASHBOARD_HEADING(USERNAME));
     await shoot(page, `dashboard-${suffix}`, want('dashboard'));
+
+    // The account sections in full: a second device signed in, the activity so far (created,
+    // the failed attempt above, two sign-ins) and the delete confirmation open.
+    const other = await openPage(browser, server, { userAgent: FIREFOX_WINDOWS });
+    try {
+      await other.page.goto('/login');
+      await login(other.page, USERNAME, PASSWORD);
+      await waitForHeading(other.page, DASHBOARD_HEADING(USERNAME));
+      other.assertClean();
+    } finally {
+      await other.close();
+    }
+    await page.reload();
+    await waitForHeading(page, DASHBOARD_HEADING(USERNAME));
+    await page.locator('[aria-labelledby="section-sessions-title"] li').nth(1).waitFor();
+    await page.locator('[aria-labelledby="section-activity-title"] li').nth(3).waitFor();
+    await page.getByRole('button', { name: 'Delete account…' }).click();
+    await page.getByLabel('Password', { exact: true }).waitFor();
+    await page.locator('h1').focus(); // no focus ring in the picture
+    await shoot(page, `dashboard-account-${suffix}`, want('dashboard-account'), true);
     tab.assertClean();
   } finally {
     await tab.close();
@@ -98,7 +121,7 @@ describe('screenshots and layout', () => {
   });
 
   it('renders in the dark colour scheme', async () => {
-    await screens(browser, DESKTOP, 'dark-desktop', 'dark', ['login', 'dashboard']);
-    await screens(browser, PHONE, 'dark-phone', 'dark', ['register-errors']);
+    await screens(browser, DESKTOP, 'dark-desktop', 'dark', ['login', 'dashboard', 'dashboard-account']);
+    await screens(browser, PHONE, 'dark-phone', 'dark', ['register-errors', 'dashboard-account']);
   });
 });

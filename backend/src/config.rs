@@ -1,55 +1,26 @@
-//! Settings: every knob of the contract as a command-line flag and an environment variable
-//! (flag wins), parsed and validated once at start-up. An invalid value stops the process with
-//! one line naming the flag, the variable and what is wrong.
+//! Settings: every knob as a command-line flag and an environment variable (flag wins), parsed
+//! and validated once at start-up. This is the only module that reads the environment (through
+//! clap's `env`); everything else is handed a `Settings`. It sits below every other layer but
+//! the domain: it imports nothing of the server.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
-use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use secrecy::SecretSlice;
+
+use crate::domain::PasswordPolicy;
 
 /// The smallest accepted PBKDF2 work factor; values below [`RECOMMENDED_MIN_ITERATIONS`] only
 /// exist so that tests run quickly.
 pub const MIN_ITERATIONS: u32 = 1_000;
 /// OWASP's floor for PBKDF2-HMAC-SHA256; below it the server warns at start-up.
 pub const RECOMMENDED_MIN_ITERATIONS: u32 = 600_000;
-/// The longest password accepted anywhere (Unicode scalar values).
-pub const PASSWORD_MAX_LENGTH: usize = 128;
 /// Request bodies larger than this are refused with 413 before any work is done.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "latchkey",
-    version,
-    about = "Latchkey: username/password authentication service (JSON API, server-side sessions, \
-             PBKDF2-SHA256)",
-    long_about = None,
-    args_override_self = true,
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub settings: Settings,
-
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the server (the default); pending migrations are applied first.
-    Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Print the OpenAPI document as YAML.
-    Openapi,
-    #[command(flatten)]
-    Admin(crate::cli::AdminCommand),
-}
 
 /// Every setting of the contract's configuration table.
 #[derive(Debug, Clone, Args)]
@@ -142,6 +113,11 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,
 
+    /// Log filter in `tracing`'s `EnvFilter` syntax, for example `info,latchkey=debug` (default:
+    /// `info` for the server, warnings only for the admin commands).
+    #[arg(long, env = "RUST_LOG", global = true)]
+    pub log_filter: Option<String>,
+
     /// Database connections in the pool.
     #[arg(long, env = "LATCHKEY_DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub db_pool_size: u32,
@@ -170,6 +146,32 @@ pub enum DatabaseUrl {
     Postgres(String),
 }
 
+impl DatabaseUrl {
+    /// For messages and logs: the SQLite path, or the PostgreSQL URL without its password.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite database {}", path.display()),
+            Self::Postgres(url) => {
+                let shown = match url.split_once("://") {
+                    Some((scheme, rest)) => match rest.split_once('@') {
+                        Some((userinfo, host)) => {
+                            let user = userinfo.split(':').next().unwrap_or_default();
+                            if userinfo.contains(':') {
+                                format!("{scheme}://{user}:***@{host}")
+                            } else {
+                                url.clone()
+                            }
+                        }
+                        None => url.clone(),
+                    },
+                    None => url.clone(),
+                };
+                format!("PostgreSQL {shown}")
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frontend {
     Dir(PathBuf),
@@ -195,6 +197,29 @@ impl std::fmt::Debug for SecretKey {
 }
 
 impl Settings {
+    /// Settings from command-line style arguments (the first is the program name) and the
+    /// environment, without subcommands: for tests and tools that embed the server.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        <Only as clap::Parser>::try_parse_from(args).map(|only| only.settings)
+    }
+
+    /// The rules for new passwords, as configured.
+    pub fn password_policy(&self) -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: usize::from(self.password_min_length),
+            min_strength: self.password_min_strength,
+        }
+    }
+
     /// Whether the session cookie carries `Secure` (and so the `__Host-` prefix).
     pub fn cookie_is_secure(&self) -> bool {
         match self.cookie_secure {
@@ -224,57 +249,6 @@ impl Settings {
                 .unwrap_or(1)
         })
     }
-}
-
-/// Parses the command line and environment. On an invalid setting prints one line naming it and
-/// exits with status 2; `--help` and `--version` print and exit 0.
-pub fn parse_cli() -> Cli {
-    match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => exit_with(err),
-    }
-}
-
-fn exit_with(err: clap::Error) -> ! {
-    let naming = matches!(
-        err.kind(),
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidSubcommand
-    );
-    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg).cloned() else {
-        err.exit()
-    };
-    if !naming {
-        err.exit()
-    }
-    let long = arg.split_whitespace().next().unwrap_or(&arg).to_owned();
-    let env = Cli::command()
-        .get_arguments()
-        .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == long))
-        .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()));
-    let value = match err.get(ContextKind::InvalidValue) {
-        Some(ContextValue::String(v)) => v.clone(),
-        _ => String::new(),
-    };
-    let reason = std::error::Error::source(&err)
-        .map(|e| e.to_string())
-        .or_else(|| match err.get(ContextKind::ValidValue) {
-            Some(ContextValue::Strings(values)) => {
-                Some(format!("expected one of: {}", values.join(", ")))
-            }
-            _ => None,
-        })
-        .unwrap_or_else(|| "invalid value".to_owned());
-    let name = match env {
-        Some(env) => format!("{env} (--{})", long.trim_start_matches('-')),
-        None => long,
-    };
-    let shown = if name.starts_with("LATCHKEY_SECRET_KEY") {
-        "[REDACTED]".to_owned()
-    } else {
-        value
-    };
-    eprintln!("latchkey: invalid setting {name}={shown:?}: {reason}");
-    std::process::exit(2)
 }
 
 fn parse_bind(value: &str) -> Result<SocketAddr, String> {
@@ -457,7 +431,10 @@ mod tests {
     }
 
     #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
+    fn postgres_passwords_never_show() {
+        let url = DatabaseUrl::Postgres("postgres://app:s3cret@db:5432/x".into());
+        assert_eq!(url.redacted(), "PostgreSQL postgres://app:***@db:5432/x");
+        let no_password = DatabaseUrl::Postgres("postgres://app@db/x".into());
+        assert_eq!(no_password.redacted(), "PostgreSQL postgres://app@db/x");
     }
 }

@@ -1,6 +1,6 @@
-//! One error type for the whole API: every failure becomes an RFC 9457 problem
-//! (`application/problem+json`) with a stable `code`. 5xx bodies are generic; the cause chain
-//! goes to the log.
+//! One error type for the whole application: the use cases return it, and every failure becomes
+//! an RFC 9457 problem (`application/problem+json`) with a stable `code`. 5xx bodies are generic;
+//! the cause chain (kept with `#[source]`) goes to the log.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -48,7 +48,7 @@ pub enum ApiError {
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: String },
     #[error("username taken")]
     UsernameTaken,
     #[error("payload too large")]
@@ -63,8 +63,8 @@ pub enum ApiError {
     TooManyAttempts { retry_after: u64 },
     #[error("hashing queue full")]
     ServerBusy { retry_after: u64 },
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    #[error("database unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -184,16 +184,17 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (title, detail) = self.title_and_detail();
         let code = self.code();
+        let errors = match self {
+            Self::Validation(errors) => Some(errors.clone()),
+            _ => None,
+        };
         Problem {
             type_: format!("urn:latchkey:problem:{code}"),
             title: title.to_owned(),
             status: self.status_code().as_u16(),
             detail,
             code: code.to_owned(),
-            errors: match self {
-                Self::Validation(errors) => Some(errors.clone()),
-                _ => None,
-            },
+            errors,
         }
     }
 
@@ -206,7 +207,7 @@ impl ApiError {
             413 => Self::PayloadTooLarge,
             415 => Self::UnsupportedMediaType,
             500 => Self::Internal(anyhow::anyhow!("internal error without a cause")),
-            503 => Self::Unavailable(format!("status {status}")),
+            503 => Self::Unavailable(anyhow::anyhow!("a bare 503 from {status}")),
             _ => return None,
         })
     }
@@ -257,7 +258,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
-            Self::Unavailable(why) => tracing::error!(error = %why, "database unavailable"),
+            Self::Unavailable(why) => tracing::error!(error = ?why, "database unavailable"),
             _ => {}
         }
         let problem = self.problem();
@@ -268,7 +269,7 @@ impl ResponseError for ApiError {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         if let Self::MethodNotAllowed { allow } = self {
-            res.insert_header((header::ALLOW, *allow));
+            res.insert_header((header::ALLOW, allow.as_str()));
         }
         // Serialising this struct cannot fail; an empty body would still carry the status.
         res.body(serde_json::to_vec(&problem).unwrap_or_default())
@@ -281,23 +282,11 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(err: diesel::r2d2::PoolError) -> Self {
-        Self::Unavailable(err.to_string())
-    }
-}
-
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Internal(anyhow::anyhow!("blocking task failed: {err}"))
-    }
-}
-
-impl From<crate::db::users::InsertUserError> for ApiError {
-    fn from(err: crate::db::users::InsertUserError) -> Self {
+impl From<crate::db::Error> for ApiError {
+    fn from(err: crate::db::Error) -> Self {
         match err {
-            crate::db::users::InsertUserError::UsernameTaken => Self::UsernameTaken,
-            crate::db::users::InsertUserError::Database(e) => e.into(),
+            crate::db::Error::Unavailable(_) => Self::Unavailable(err.into()),
+            crate::db::Error::Query(_) | crate::db::Error::Task(_) => Self::Internal(err.into()),
         }
     }
 }
@@ -315,7 +304,9 @@ mod tests {
             ApiError::CrossOrigin,
             ApiError::WrongPassword,
             ApiError::NotFound,
-            ApiError::MethodNotAllowed { allow: "POST" },
+            ApiError::MethodNotAllowed {
+                allow: "POST".into(),
+            },
             ApiError::UsernameTaken,
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
@@ -323,7 +314,7 @@ mod tests {
             ApiError::RateLimited { retry_after: 3 },
             ApiError::TooManyAttempts { retry_after: 3 },
             ApiError::ServerBusy { retry_after: 1 },
-            ApiError::Unavailable("down".into()),
+            ApiError::Unavailable(anyhow::anyhow!("down")),
             ApiError::Internal(anyhow::anyhow!("secret detail /etc/passwd")),
         ];
         for err in errors {

@@ -1,31 +1,29 @@
-//! Prometheus metrics: the recorder, the request middleware, the counters the handlers bump and
-//! the `GET /metrics` endpoint. The names and labels are part of the contract
-//! (`shared/spec/API.md`, "Operations").
+//! Prometheus metrics: one recorder per application (never the process-global one, so that two
+//! servers in one process, as in the tests, count apart and tests can assert exact numbers), the
+//! counters the use cases bump, and the request middleware. The names and labels are part of the
+//! contract (README, "Operations").
 //!
-//! `metrics` keeps one recorder per process, by design of the crate: it is installed once (the
-//! first `Application::build`) and every server in the process reports into it, which is why the
-//! API tests assert deltas or observations only they make. Labels are bounded on purpose: the
-//! route is the route template (never the raw path), unknown methods are `other`.
+//! Labels are bounded on purpose: the route is the route template (never the raw path), unknown
+//! methods are `other`.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::db;
-use crate::error::ApiError;
-use crate::state::AppState;
+use metrics::{Counter, Gauge, Key, Label, Level, Metadata, Recorder as _, Unit};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 
 pub const HTTP_REQUESTS: &str = "latchkey_http_requests_total";
 pub const HTTP_DURATION: &str = "latchkey_http_request_duration_seconds";
 pub const LOGINS: &str = "latchkey_logins_total";
 pub const REGISTRATIONS: &str = "latchkey_registrations_total";
 pub const HASH_QUEUE_DEPTH: &str = "latchkey_hash_queue_depth";
+pub const HASH_THREADS_BUSY: &str = "latchkey_hash_threads_busy";
 pub const HASH_REJECTIONS: &str = "latchkey_hash_rejections_total";
 pub const ACTIVE_SESSIONS: &str = "latchkey_active_sessions";
 
@@ -40,79 +38,22 @@ const DURATION_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 /// Histogram samples wait in buffers until upkeep folds them in; without a scrape they would grow.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// Installs the process-wide recorder on first use and returns its handle.
-pub fn install() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.to_owned()), &DURATION_BUCKETS)
-            .expect("the bucket list is not empty")
-            .build_recorder();
-        let handle = recorder.handle();
-        if metrics::set_global_recorder(recorder).is_err() {
-            // Only another library in this process could have done it; ours would stay empty.
-            tracing::warn!("a metrics recorder was already installed; /metrics will be incomplete");
-        }
-        describe();
-        let upkeep = handle.clone();
-        let spawned = std::thread::Builder::new()
-            .name("latchkey-metrics".to_owned())
-            .spawn(move || {
-                loop {
-                    std::thread::sleep(UPKEEP_EVERY);
-                    upkeep.run_upkeep();
-                }
-            });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "metrics upkeep thread not started; scrapes still upkeep");
-        }
-        handle
-    })
-}
-
-fn describe() {
-    metrics::describe_counter!(
-        HTTP_REQUESTS,
-        "HTTP requests by method, route template and status"
-    );
-    metrics::describe_histogram!(
-        HTTP_DURATION,
-        metrics::Unit::Seconds,
-        "HTTP request duration by route template"
-    );
-    metrics::describe_counter!(
-        LOGINS,
-        "Login attempts by outcome: success, failure, throttled"
-    );
-    metrics::describe_counter!(REGISTRATIONS, "Accounts created through the API");
-    metrics::describe_counter!(
-        HASH_REJECTIONS,
-        "Password hash jobs refused because the queue was full (503 server_busy)"
-    );
-    // Every counter series exists from the start, at 0: a missing series reads as "no data".
-    for outcome in [
-        LoginOutcome::Success,
-        LoginOutcome::Failure,
-        LoginOutcome::Throttled,
-    ] {
-        metrics::counter!(LOGINS, "outcome" => outcome.label()).increment(0);
-    }
-    metrics::counter!(REGISTRATIONS).increment(0);
-    metrics::counter!(HASH_REJECTIONS).increment(0);
-}
+const METADATA: Metadata<'static> = Metadata::new(module_path!(), Level::INFO, None);
 
 /// The outcome label of `latchkey_logins_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginOutcome {
     Success,
     Failure,
-    /// Refused before any hash was computed (per-account throttle or per-client rate limit).
+    /// Refused before any hash was computed (per-account throttle).
     Throttled,
 }
 
 impl LoginOutcome {
+    pub const ALL: [Self; 3] = [Self::Success, Self::Failure, Self::Throttled];
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Success => "success",
@@ -122,29 +63,192 @@ impl LoginOutcome {
     }
 }
 
-/// Counts one login attempt.
-pub fn record_login(outcome: LoginOutcome) {
-    metrics::counter!(LOGINS, "outcome" => outcome.label()).increment(1);
+/// What the gauges show, measured at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub hash_queue_depth: usize,
+    pub hash_threads_busy: usize,
+    pub active_sessions: i64,
 }
 
-/// Counts one login refused by a throttle (`429`).
-pub fn record_login_throttled() {
-    record_login(LoginOutcome::Throttled);
+/// The metrics of one application.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
 }
 
-/// Counts one account created.
-pub fn record_registration() {
-    metrics::counter!(REGISTRATIONS).increment(1);
+struct Inner {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    logins: [Counter; LoginOutcome::ALL.len()],
+    registrations: Counter,
+    hash_rejections: Counter,
+    hash_queue_depth: Gauge,
+    hash_threads_busy: Gauge,
+    active_sessions: Gauge,
 }
 
-/// Counts one hash job refused because the queue was full.
-pub fn record_hash_rejection() {
-    metrics::counter!(HASH_REJECTIONS).increment(1);
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.to_owned()), &DURATION_BUCKETS)
+            .expect("the bucket list is not empty")
+            .build_recorder();
+        describe(&recorder);
+        let counter = |name: &'static str, labels: Vec<Label>| {
+            recorder.register_counter(&Key::from_parts(name, labels), &METADATA)
+        };
+        // Every counter series exists from the start, at 0: a missing series reads as "no data".
+        let logins = LoginOutcome::ALL
+            .map(|outcome| counter(LOGINS, vec![Label::new("outcome", outcome.label())]));
+        for c in &logins {
+            c.increment(0);
+        }
+        let registrations = counter(REGISTRATIONS, vec![]);
+        registrations.increment(0);
+        let hash_rejections = counter(HASH_REJECTIONS, vec![]);
+        hash_rejections.increment(0);
+        let gauge = |name: &'static str| recorder.register_gauge(&Key::from_name(name), &METADATA);
+        let hash_queue_depth = gauge(HASH_QUEUE_DEPTH);
+        let hash_threads_busy = gauge(HASH_THREADS_BUSY);
+        let active_sessions = gauge(ACTIVE_SESSIONS);
+        let handle = recorder.handle();
+        Self {
+            inner: Arc::new(Inner {
+                recorder,
+                handle,
+                logins,
+                registrations,
+                hash_rejections,
+                hash_queue_depth,
+                hash_threads_busy,
+                active_sessions,
+            }),
+        }
+    }
+
+    /// Counts one login attempt.
+    pub fn login(&self, outcome: LoginOutcome) {
+        let index = LoginOutcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or_default();
+        self.inner.logins[index].increment(1);
+    }
+
+    /// Counts one account created.
+    pub fn registration(&self) {
+        self.inner.registrations.increment(1);
+    }
+
+    /// Counts one hash job refused because the queue was full.
+    pub fn hash_rejected(&self) {
+        self.inner.hash_rejections.increment(1);
+    }
+
+    /// Counts and times one HTTP request.
+    pub fn request(&self, method: &'static str, route: &str, status: u16, took: Duration) {
+        let recorder = &self.inner.recorder;
+        let route = Label::new("route", route.to_owned());
+        recorder
+            .register_histogram(
+                &Key::from_parts(HTTP_DURATION, vec![route.clone()]),
+                &METADATA,
+            )
+            .record(took.as_secs_f64());
+        recorder
+            .register_counter(
+                &Key::from_parts(
+                    HTTP_REQUESTS,
+                    vec![
+                        Label::new("method", method),
+                        route,
+                        Label::new("status", status.to_string()),
+                    ],
+                ),
+                &METADATA,
+            )
+            .increment(1);
+    }
+
+    /// The text exposition, with the gauges measured now.
+    pub fn render(&self, gauges: Gauges) -> String {
+        self.inner
+            .hash_queue_depth
+            .set(gauges.hash_queue_depth as f64);
+        self.inner
+            .hash_threads_busy
+            .set(gauges.hash_threads_busy as f64);
+        let active_sessions = gauges.active_sessions;
+        self.inner.active_sessions.set(active_sessions as f64);
+        self.inner.handle.run_upkeep();
+        self.inner.handle.render()
+    }
+
+    /// Folds buffered histogram samples in; run every [`UPKEEP_EVERY`].
+    pub fn run_upkeep(&self) {
+        self.inner.handle.run_upkeep();
+    }
+}
+
+fn describe(recorder: &PrometheusRecorder) {
+    recorder.describe_counter(
+        HTTP_REQUESTS.into(),
+        None,
+        "HTTP requests by method, route template and status".into(),
+    );
+    recorder.describe_histogram(
+        HTTP_DURATION.into(),
+        Some(Unit::Seconds),
+        "HTTP request duration by route template".into(),
+    );
+    recorder.describe_counter(
+        LOGINS.into(),
+        None,
+        "Login attempts by outcome: success, failure, throttled".into(),
+    );
+    recorder.describe_counter(
+        REGISTRATIONS.into(),
+        None,
+        "Accounts created through the API".into(),
+    );
+    recorder.describe_counter(
+        HASH_REJECTIONS.into(),
+        None,
+        "Password hash jobs refused because the queue was full (503 server_busy)".into(),
+    );
+    recorder.describe_gauge(
+        HASH_QUEUE_DEPTH.into(),
+        None,
+        "Password hash jobs waiting for a thread".into(),
+    );
+    recorder.describe_gauge(
+        HASH_THREADS_BUSY.into(),
+        None,
+        "Hashing threads computing a hash right now".into(),
+    );
+    recorder.describe_gauge(
+        ACTIVE_SESSIONS.into(),
+        None,
+        "Sessions neither expired nor idle, across all users".into(),
+    );
 }
 
 /// The method label: the standard methods by name, anything else `other` (methods are
 /// arbitrary tokens: a client must not be able to mint label values).
-fn method_label(method: &Method) -> &'static str {
+pub fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -159,9 +263,10 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The route label: the matched route template, `static` for the SPA's files that the default
-/// service served, and `unmatched` for everything else that matched no route.
-fn route_label(pattern: Option<String>, status: u16) -> String {
+/// The route label, in metrics and in the request log line alike: the matched route template,
+/// `static` for the SPA's files that the default service served, and `unmatched` for everything
+/// else that matched no route.
+pub fn route_label(pattern: Option<String>, status: u16) -> String {
     match pattern {
         Some(pattern) => pattern,
         None if status < 400 => STATIC.to_owned(),
@@ -172,9 +277,10 @@ fn route_label(pattern: Option<String>, status: u16) -> String {
 /// Middleware: counts every request and times it, outermost so that it sees the final status
 /// (after errors became problems) and the whole latency.
 pub async fn track_requests(
+    metrics: Metrics,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = method_label(req.method());
     // The template comes from the resource map, not from routing: it is known before the call,
@@ -185,68 +291,25 @@ pub async fn track_requests(
         Ok(res) => res.status().as_u16(),
         Err(err) => err.as_response_error().status_code().as_u16(),
     };
-    let route = route_label(pattern, status);
-    metrics::histogram!(HTTP_DURATION, "route" => route.clone())
-        .record(started.elapsed().as_secs_f64());
-    metrics::counter!(
-        HTTP_REQUESTS,
-        "method" => method,
-        "route" => route,
-        "status" => status.to_string()
-    )
-    .increment(1);
+    metrics.request(
+        method,
+        &route_label(pattern, status),
+        status,
+        started.elapsed(),
+    );
     result
-}
-
-/// Prometheus metrics (text exposition format).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "operations",
-    operation_id = "metrics",
-    responses(
-        (status = 200, description = "Metrics in the Prometheus text exposition format", content_type = "text/plain", body = String),
-        (status = 503, description = "The database does not answer", body = crate::error::Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn render(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let handle = install();
-    let idle = db::secs(state.settings.session_idle_timeout);
-    let live = state
-        .db(move |c| Ok(db::sessions::count_live(c, db::now(), idle)?))
-        .await?;
-    handle.run_upkeep();
-    // The gauges belong to the server being scraped, not to the process-wide recorder (which
-    // several servers share in tests): they are written here, measured at scrape time.
-    let mut text = handle.render();
-    for (name, help, value) in [
-        (
-            HASH_QUEUE_DEPTH,
-            "Password hash jobs waiting for a thread",
-            state.passwords.pool().queue_depth() as i64,
-        ),
-        (
-            ACTIVE_SESSIONS,
-            "Sessions neither expired nor idle, across all users",
-            live,
-        ),
-    ] {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
-        ));
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(text))
-}
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(crate::routes::resource("/metrics", "GET").route(web::get().to(render)));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines().find_map(|line| {
+            let (key, value) = line.rsplit_once(' ')?;
+            (key == series).then(|| value.parse().expect("a number"))
+        })
+    }
 
     #[test]
     fn labels_are_bounded() {
@@ -258,5 +321,47 @@ mod tests {
         assert_eq!(route_label(None, 405), UNMATCHED);
         assert_eq!(route_label(None, 200), STATIC);
         assert_eq!(route_label(None, 304), STATIC);
+    }
+
+    #[test]
+    fn two_applications_count_apart() {
+        let one = Metrics::new();
+        let two = Metrics::new();
+        one.login(LoginOutcome::Success);
+        one.login(LoginOutcome::Success);
+        two.login(LoginOutcome::Failure);
+        one.request("GET", "/api/me", 200, Duration::from_millis(2));
+        let text = one.render(Gauges {
+            hash_queue_depth: 3,
+            hash_threads_busy: 1,
+            active_sessions: 7,
+        });
+        assert_eq!(
+            sample(&text, r#"latchkey_logins_total{outcome="success"}"#),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, r#"latchkey_logins_total{outcome="failure"}"#),
+            Some(0.0)
+        );
+        assert_eq!(sample(&text, "latchkey_hash_queue_depth"), Some(3.0));
+        assert_eq!(sample(&text, "latchkey_active_sessions"), Some(7.0));
+        assert_eq!(sample(&text, "latchkey_hash_threads_busy"), Some(1.0));
+        assert_eq!(
+            sample(
+                &text,
+                r#"latchkey_http_requests_total{method="GET",route="/api/me",status="200"}"#
+            ),
+            Some(1.0)
+        );
+        let other = two.render(Gauges::default());
+        assert_eq!(
+            sample(&other, r#"latchkey_logins_total{outcome="success"}"#),
+            Some(0.0)
+        );
+        assert_eq!(
+            sample(&other, r#"latchkey_logins_total{outcome="failure"}"#),
+            Some(1.0)
+        );
     }
 }

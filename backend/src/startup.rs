@@ -18,13 +18,17 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use secrecy::ExposeSecret as _;
 
-use crate::auth::csrf::cross_origin_guard;
-use crate::auth::rate_limit::ClientRateLimiter;
-use crate::auth::{DbSessionStore, HashPool, Passwords};
+use crate::accounts::Accounts;
+use crate::auth::{HashPool, Passwords};
+use crate::clock::{Clock, secs};
 use crate::config::{DatabaseUrl, RECOMMENDED_MIN_ITERATIONS, Settings};
-use crate::db::{self, DbPool};
-use crate::middleware::{problem_fallback, remember_cookie, request_context};
-use crate::routes::{self, frontend::FrontendSource, health::OpenApiJson};
+use crate::db::{self, Db, DbPool};
+use crate::http::csrf::cross_origin_guard;
+use crate::http::middleware::{problem_fallback, request_context};
+use crate::http::rate_limit::ClientRateLimiter;
+use crate::http::session::{DbSessionStore, remember_cookie};
+use crate::metrics::{Metrics, UPKEEP_EVERY, track_requests};
+use crate::routes::{self, AllowedMethods, frontend::FrontendSource, operations::OpenApiJson};
 use crate::state::AppState;
 
 /// How often expired sessions are deleted.
@@ -44,42 +48,47 @@ impl Application {
                 "LATCHKEY_PBKDF2_ITERATIONS is below OWASP's floor of 600000: for tests only"
             );
         }
-        crate::metrics::install();
         let secret = resolve_secret_key(&settings)?;
-        let pool = connect_and_migrate(&settings)?;
-        let hash_pool = HashPool::start(settings.hash_threads(), settings.hash_queue)
-            .context("starting the hashing threads")?;
-        let passwords = Passwords::new(hash_pool, settings.pbkdf2_iterations);
+        let metrics = Metrics::new();
+        let accounts = accounts(
+            &settings,
+            settings.hash_threads(),
+            Clock::system(),
+            metrics.clone(),
+        )?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let settings = Arc::new(settings);
         let state = AppState {
-            pool: pool.clone(),
-            passwords,
+            accounts: accounts.clone(),
             settings: settings.clone(),
+            metrics: metrics.clone(),
             rate_limiter: ClientRateLimiter::per_minute(settings.rate_limit_per_minute)
                 .map(Arc::new),
         };
 
         let key = Key::from(&secret);
-        let store = DbSessionStore::new(
-            pool.clone(),
-            settings.session_idle_timeout,
-            settings.session_max_age,
-            matches!(settings.database_url, DatabaseUrl::Sqlite(_)),
-        );
+        let store = DbSessionStore::new(accounts);
         let state_data = web::Data::new(state.clone());
-        let openapi = web::Data::new(OpenApiJson(crate::openapi::json()));
+        let document = crate::openapi::document();
+        let allowed = web::Data::new(AllowedMethods::from_document(&document));
+        let openapi = web::Data::new(OpenApiJson(
+            document
+                .to_pretty_json()
+                .context("serialising the OpenAPI document")?,
+        ));
         let frontend = web::Data::new(FrontendSource::from_settings(
             settings.frontend_dir.as_ref(),
         ));
         let max_age = settings.session_max_age;
-        let cookie_ttl = actix_web::cookie::time::Duration::seconds(db::secs(max_age));
+        let cookie_ttl = actix_web::cookie::time::Duration::seconds(secs(max_age));
+        let cookie_name = settings.cookie_name();
+        let hsts = settings.cookie_is_secure();
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(store.clone(), key.clone())
-                .cookie_name(settings.cookie_name().to_owned())
+                .cookie_name(cookie_name.to_owned())
                 .cookie_secure(settings.cookie_is_secure())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
@@ -92,31 +101,46 @@ impl Application {
                         .state_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
                 )
                 .build();
-            // The absolute lifetime is also enforced by the store; the idle timeout only there,
-            // because actix-identity's visit deadline would write the session on every request.
+            // The absolute lifetime is also enforced by the session check; the idle timeout
+            // only there, because actix-identity's visit deadline would write the session on
+            // every request.
             let identity = IdentityMiddleware::builder()
                 .login_deadline(Some(max_age))
                 .visit_deadline(None)
                 .build();
+            let guard_settings = settings.clone();
+            let metrics = metrics.clone();
             App::new()
                 .app_data(state_data.clone())
                 .app_data(openapi.clone())
                 .app_data(frontend.clone())
-                .configure(routes::configure)
-                .default_service(web::to(routes::frontend::fallback))
+                .app_data(allowed.clone())
+                .configure(|cfg| {
+                    routes::api(&mut utoipa_actix_web::service_config::ServiceConfig::new(
+                        cfg,
+                    ))
+                })
+                .default_service(web::to(routes::fallback))
                 .wrap(identity)
                 .wrap(session)
-                .wrap(from_fn(remember_cookie))
-                .wrap(from_fn(cross_origin_guard))
+                .wrap(from_fn(move |req, next| {
+                    remember_cookie(cookie_name, req, next)
+                }))
+                .wrap(from_fn(move |req, next| {
+                    cross_origin_guard(guard_settings.clone(), req, next)
+                }))
                 .wrap(from_fn(problem_fallback))
-                .wrap(from_fn(request_context))
-                .wrap(from_fn(crate::metrics::track_requests))
+                .wrap(from_fn(move |req, next| request_context(hsts, req, next)))
+                .wrap(from_fn(move |req, next| {
+                    track_requests(metrics.clone(), req, next)
+                }))
         })
         .listen(listener)?
         .shutdown_timeout(10)
         .run();
 
         tokio::spawn(clean_up_periodically(state.clone()));
+        tokio::spawn(upkeep_metrics(state.metrics.clone()));
         tracing::info!(
             address = %state.settings.bind,
             port,
@@ -157,6 +181,22 @@ pub fn connect_and_migrate(settings: &Settings) -> anyhow::Result<DbPool> {
     Ok(pool)
 }
 
+/// The use cases over the configured database (migrated first), with `hash_threads` threads
+/// computing password hashes. The server and the admin commands both start here.
+pub fn accounts(
+    settings: &Settings,
+    hash_threads: usize,
+    clock: Clock,
+    metrics: Metrics,
+) -> anyhow::Result<Accounts> {
+    let pool = connect_and_migrate(settings)?;
+    let hash_pool = HashPool::start(hash_threads, settings.hash_queue, metrics.clone())
+        .context("starting the hashing threads")?;
+    let passwords = Passwords::new(hash_pool, settings.pbkdf2_iterations);
+    let db = Db::new(pool, &settings.database_url);
+    Ok(Accounts::new(db, passwords, clock, metrics, settings))
+}
+
 fn database_label(url: &DatabaseUrl) -> String {
     match url {
         DatabaseUrl::Sqlite(path) => format!("sqlite:{}", path.display()),
@@ -173,22 +213,22 @@ async fn clean_up_periodically(state: AppState) {
         if let Some(limiter) = &state.rate_limiter {
             limiter.forget_idle();
         }
-        let idle = db::secs(state.settings.session_idle_timeout);
-        let result = state
-            .db(move |conn| {
-                let now = db::now();
-                let sessions = db::sessions::delete_expired(conn, now, idle)?;
-                let throttles = db::throttles::delete_stale(conn, now)?;
-                Ok((sessions, throttles))
-            })
-            .await;
-        match result {
+        match state.accounts.clean_up().await {
             Ok((0, 0)) => {}
             Ok((sessions, throttles)) => {
                 tracing::info!(sessions, throttles, "expired rows removed")
             }
-            Err(e) => tracing::warn!(error = %e, "periodic cleanup failed"),
+            Err(e) => tracing::warn!(error = ?e, "periodic cleanup failed"),
         }
+    }
+}
+
+/// Folds buffered histogram samples in, so that they do not pile up between scrapes.
+async fn upkeep_metrics(metrics: Metrics) {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        every.tick().await;
+        metrics.run_upkeep();
     }
 }
 

@@ -2,35 +2,24 @@
 
 use std::sync::Arc;
 
-use actix_web::web;
-
-use crate::auth::Passwords;
-use crate::auth::rate_limit::ClientRateLimiter;
+use crate::accounts::Accounts;
 use crate::config::Settings;
-use crate::db::{Conn, DbPool};
-use crate::error::ApiError;
+use crate::http::rate_limit::ClientRateLimiter;
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub pool: DbPool,
-    pub passwords: Passwords,
+    /// The use cases.
+    pub accounts: Accounts,
     pub settings: Arc<Settings>,
+    pub metrics: Metrics,
     /// `None` when `LATCHKEY_RATE_LIMIT_PER_MINUTE` is 0.
     pub rate_limiter: Option<Arc<ClientRateLimiter>>,
 }
 
 impl AppState {
-    /// Runs database work on the blocking pool, with the connection checked out inside it.
-    pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Conn) -> Result<T, ApiError> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
-        })
-        .await?
+    /// Where a request came from (client address, user agent), as events and sessions record it.
+    pub fn origin(&self, req: &actix_web::HttpRequest) -> crate::domain::Origin {
+        crate::http::request_origin(req, &self.settings.trusted_proxies)
     }
 }

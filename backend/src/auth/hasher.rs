@@ -2,14 +2,21 @@
 //! blocking pool that runs database calls. Jobs beyond `queue` waiting ones are refused at once
 //! (503 `server_busy`) instead of piling up latency.
 //!
+//! A job that panics is reported to its caller as an internal error; the thread that ran it
+//! lives on (the panic is caught), so the pool never shrinks.
+//!
 //! The threads run at a lower scheduling priority (`SCHED_BATCH`, nice 10 on Linux): they use
 //! every idle cycle, but a request handler that becomes runnable preempts them at once, so a
 //! login flood does not delay session checks by a scheduler slice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{Sender, TrySendError, bounded};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -17,6 +24,9 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 pub struct HashPool {
     sender: Sender<Job>,
     threads: usize,
+    /// Jobs being computed right now.
+    busy: Arc<AtomicUsize>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for HashPool {
@@ -30,21 +40,30 @@ impl std::fmt::Debug for HashPool {
 
 impl HashPool {
     /// Starts `threads` workers; at most `queue` jobs wait for one.
-    pub fn start(threads: usize, queue: usize) -> std::io::Result<Self> {
+    pub fn start(threads: usize, queue: usize, metrics: Metrics) -> std::io::Result<Self> {
         let (sender, receiver) = bounded::<Job>(queue);
+        let busy = Arc::new(AtomicUsize::new(0));
         for n in 0..threads.max(1) {
             let receiver = receiver.clone();
+            let busy = busy.clone();
             std::thread::Builder::new()
                 .name(format!("latchkey-hash-{n}"))
                 .spawn(move || {
                     lower_priority();
                     // Ends when every sender is gone.
                     while let Ok(job) = receiver.recv() {
+                        busy.fetch_add(1, Ordering::SeqCst);
                         job();
+                        busy.fetch_sub(1, Ordering::SeqCst);
                     }
                 })?;
         }
-        Ok(Self { sender, threads })
+        Ok(Self {
+            sender,
+            threads,
+            busy,
+            metrics,
+        })
     }
 
     /// Runs `work` on the pool and waits for its result without blocking the caller's thread.
@@ -55,14 +74,15 @@ impl HashPool {
     {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
             // The receiver is gone only when the client went away; nothing to do then.
-            let _ = tx.send(work());
+            let _ = tx.send(result);
         });
         match self.sender.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 tracing::warn!(queued = self.sender.len(), "hash queue full");
-                crate::metrics::record_hash_rejection();
+                self.metrics.hash_rejected();
                 return Err(ApiError::ServerBusy {
                     retry_after: self.retry_after(),
                 });
@@ -71,13 +91,23 @@ impl HashPool {
                 return Err(ApiError::Internal(anyhow::anyhow!("hash pool stopped")));
             }
         }
-        rx.await
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("hash job panicked")))
+        match rx.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_panic)) => Err(ApiError::Internal(anyhow::anyhow!("a hash job panicked"))),
+            Err(_) => Err(ApiError::Internal(anyhow::anyhow!(
+                "the hash pool dropped a job"
+            ))),
+        }
     }
 
     /// Jobs waiting for a thread right now.
     pub fn queue_depth(&self) -> usize {
         self.sender.len()
+    }
+
+    /// Threads computing a hash right now.
+    pub fn busy_threads(&self) -> usize {
+        self.busy.load(Ordering::SeqCst)
     }
 
     /// A rough time for the queue to drain: about 0.1 s a hash at the default work factor.
@@ -114,7 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_jobs_and_refuses_beyond_the_queue() {
-        let pool = HashPool::start(1, 1).expect("pool");
+        let pool = HashPool::start(1, 1, Metrics::new()).expect("pool");
         assert_eq!(pool.run(|| 6 * 7).await.expect("runs"), 42);
 
         // Occupy the only thread, fill the one queue slot, then the next job is refused.
@@ -147,5 +177,16 @@ mod tests {
         gate.wait();
         busy.await.expect("join").expect("ran");
         assert_eq!(queued.await.expect("join").expect("ran"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_the_thread_lives_on() {
+        let pool = HashPool::start(1, 4, Metrics::new()).expect("pool");
+        let failed = pool.run(|| -> u32 { panic!("a bug in a hash job") }).await;
+        assert!(matches!(failed, Err(ApiError::Internal(_))), "{failed:?}");
+        // The only thread survived: later jobs still run.
+        for n in 0..3 {
+            assert_eq!(pool.run(move || n * 2).await.expect("runs"), n * 2);
+        }
     }
 }

@@ -3,24 +3,21 @@
 //! keeping their hashes, so that they log in with the passwords they had; the first successful
 //! login rehashes them to PHC.
 //!
-//! All or nothing: the whole import runs in one write transaction. Running it twice changes
-//! nothing the second time (users already imported with the same hash are "already present").
-//! A row is skipped, with its reason, when its name breaks Latchkey's username rules, when its
+//! This module reads the foreign file; the import itself is a use case
+//! ([`crate::accounts::Accounts::import_users`]): all or nothing, one transaction, idempotent. A
+//! row is skipped, with its reason, when its name breaks Latchkey's username rules, when its
 //! name is the same as an earlier row's or an existing user's once case and width are folded
 //! (Flask compared names byte for byte; Latchkey does not), or when its hash cannot be verified
 //! here (Werkzeug's `scrypt:` default since 2.3): such users must reset their password.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
+use crate::accounts::{ImportOutcome, ImportRow};
 use crate::config::Settings;
-use crate::db::{self, Conn, users};
-use crate::domain::{PasswordHash, Username};
-use crate::startup::connect_and_migrate;
 
 #[derive(Debug, clap::Args)]
 pub struct ImportFlaskArgs {
@@ -49,54 +46,45 @@ struct Count {
     n: i64,
 }
 
-/// What happened to one row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Imported,
-    AlreadyPresent,
-    Skipped(String),
-}
-
-#[derive(Debug, Clone)]
-pub struct ReportLine {
-    pub flask_id: i64,
-    pub username: String,
-    pub outcome: Outcome,
-}
-
 pub fn run(args: &ImportFlaskArgs, settings: &Settings) -> anyhow::Result<()> {
-    let rows = read_flask_users(&args.path)?;
-    let pool = connect_and_migrate(settings)?;
-    let mut conn = pool.get().context("connecting to the database")?;
+    let rows: Vec<ImportRow> = read_flask_users(&args.path)?
+        .into_iter()
+        .map(|u| ImportRow {
+            id: u.id,
+            username: u.username,
+            password_hash: u.password,
+        })
+        .collect();
     let dry_run = args.dry_run;
-    let report = db::write_transaction(&mut conn, |c| import(c, &rows, dry_run))
-        .context("importing (nothing was imported)")?;
+    let report = super::block_on(async {
+        let accounts = super::accounts(settings)?;
+        accounts
+            .import_users(rows, dry_run)
+            .await
+            .map_err(anyhow::Error::from)
+    })?
+    .context("importing (nothing was imported)")?;
 
-    let count = |f: fn(&Outcome) -> bool| report.iter().filter(|l| f(&l.outcome)).count();
-    for line in &report {
-        let (what, why) = match &line.outcome {
-            Outcome::Imported if dry_run => ("would import", None),
-            Outcome::Imported => ("imported", None),
-            Outcome::AlreadyPresent => ("already present", None),
-            Outcome::Skipped(why) => ("skipped", Some(why)),
+    let count = |f: fn(&ImportOutcome) -> bool| report.iter().filter(|(_, o)| f(o)).count();
+    for (row, outcome) in &report {
+        let (what, why) = match outcome {
+            ImportOutcome::Imported if dry_run => ("would import", None),
+            ImportOutcome::Imported => ("imported", None),
+            ImportOutcome::AlreadyPresent => ("already present", None),
+            ImportOutcome::Skipped(why) => ("skipped", Some(why)),
         };
+        let name = row.username.as_deref().unwrap_or_default();
         match why {
-            None => println!(
-                "{what:<16} {:?} (Flask id {})",
-                line.username, line.flask_id
-            ),
-            Some(why) => println!(
-                "{what:<16} {:?} (Flask id {}): {why}",
-                line.username, line.flask_id
-            ),
+            None => println!("{what:<16} {name:?} (Flask id {})", row.id),
+            Some(why) => println!("{what:<16} {name:?} (Flask id {}): {why}", row.id),
         }
     }
     println!(
         "{} {}, {} already present, {} skipped (from {})",
-        count(|o| *o == Outcome::Imported),
+        count(|o| *o == ImportOutcome::Imported),
         if dry_run { "to import" } else { "imported" },
-        count(|o| *o == Outcome::AlreadyPresent),
-        count(|o| matches!(o, Outcome::Skipped(_))),
+        count(|o| *o == ImportOutcome::AlreadyPresent),
+        count(|o| matches!(o, ImportOutcome::Skipped(_))),
         args.path.display()
     );
     Ok(())
@@ -154,145 +142,9 @@ fn uri_escape(path: &str) -> String {
     out
 }
 
-/// Decides and (unless `dry_run`) inserts every row, inside the caller's transaction.
-fn import(conn: &mut Conn, rows: &[FlaskUser], dry_run: bool) -> QueryResult<Vec<ReportLine>> {
-    let now = db::now();
-    // Names already claimed by an earlier row of the file: key -> (Flask id, name).
-    let mut claimed: HashMap<String, (i64, String)> = HashMap::new();
-    let mut report = Vec::with_capacity(rows.len());
-    for row in rows {
-        let raw = row.username.clone().unwrap_or_default();
-        let outcome = decide(conn, row, &raw, &mut claimed)?;
-        if let Decision::Import(name, hash) = &outcome {
-            if !dry_run {
-                users::insert_imported(conn, name.display(), name.key(), hash, now)?;
-            }
-        }
-        report.push(ReportLine {
-            flask_id: row.id,
-            username: raw,
-            outcome: match outcome {
-                Decision::Import(..) => Outcome::Imported,
-                Decision::Present => Outcome::AlreadyPresent,
-                Decision::Skip(why) => Outcome::Skipped(why),
-            },
-        });
-    }
-    Ok(report)
-}
-
-enum Decision {
-    Import(Username, String),
-    Present,
-    Skip(String),
-}
-
-fn decide(
-    conn: &mut Conn,
-    row: &FlaskUser,
-    raw: &str,
-    claimed: &mut HashMap<String, (i64, String)>,
-) -> QueryResult<Decision> {
-    let name = match Username::parse(raw) {
-        Ok(name) => name,
-        Err(e) => {
-            return Ok(Decision::Skip(format!(
-                "invalid username ({}): {}",
-                e.code, e.message
-            )));
-        }
-    };
-    if let Some((id, first)) = claimed.get(name.key()) {
-        return Ok(Decision::Skip(format!(
-            "same name as {first:?} (Flask id {id}) once case and width are ignored, as \
-             Latchkey compares names; that older account was taken"
-        )));
-    }
-    claimed.insert(name.key().to_owned(), (row.id, raw.to_owned()));
-    let hash = row.password.clone().unwrap_or_default();
-    if let Err(why) = check_hash(&hash) {
-        return Ok(Decision::Skip(why));
-    }
-    match users::find_credentials(conn, name.key())? {
-        None => Ok(Decision::Import(name, hash)),
-        Some(existing) if existing.password_hash == hash => Ok(Decision::Present),
-        Some(existing) => Ok(Decision::Skip(format!(
-            "the name is taken in Latchkey by {:?} (id {}) with a different password: another \
-             account, or this user changed or upgraded their password since an earlier import",
-            existing.username, existing.id
-        ))),
-    }
-}
-
-/// Whether Latchkey can verify this stored hash; the reason to skip the row when not. Never
-/// prints the hash itself (a column named `password` might hold a plain password).
-fn check_hash(stored: &str) -> Result<(), String> {
-    let must_reset = "user must reset their password";
-    if stored.is_empty() {
-        return Err(format!("no password hash, {must_reset}"));
-    }
-    let scheme = werkzeug_method(stored);
-    match PasswordHash::parse(stored) {
-        Ok(_) => Ok(()),
-        Err(_) if scheme.is_none() => Err(format!("not a Werkzeug password hash, {must_reset}")),
-        Err(_) => {
-            let scheme = scheme.unwrap_or_default();
-            if scheme.starts_with("pbkdf2:sha256") {
-                Err(format!("malformed {scheme} hash, {must_reset}"))
-            } else {
-                Err(format!("cannot verify ({scheme}), {must_reset}"))
-            }
-        }
-    }
-}
-
-/// The hash method of a Werkzeug string without its parameters (`scrypt:32768:8:1$…` is
-/// `scrypt`, `pbkdf2:sha1:260000$…` is `pbkdf2:sha1`), when it looks like one.
-fn werkzeug_method(stored: &str) -> Option<String> {
-    let (method, rest) = stored.split_once('$')?;
-    if rest.is_empty() || method.is_empty() || method.len() > 64 {
-        return None;
-    }
-    let parts: Vec<&str> = method
-        .split(':')
-        .filter(|p| !p.chars().all(|c| c.is_ascii_digit()))
-        .collect();
-    let ok = parts
-        .iter()
-        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
-    ok.then(|| parts.join(":"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hashes_that_cannot_be_verified_are_named_not_printed() {
-        assert_eq!(
-            check_hash("scrypt:32768:8:1$saltsalt$abcdef"),
-            Err("cannot verify (scrypt), user must reset their password".to_owned())
-        );
-        assert_eq!(
-            check_hash("pbkdf2:sha1:260000$salt$abcdef"),
-            Err("cannot verify (pbkdf2:sha1), user must reset their password".to_owned())
-        );
-        let plain = check_hash("hunter2").expect_err("plain text");
-        assert!(!plain.contains("hunter2"), "{plain}");
-        assert!(check_hash("").is_err());
-        assert!(
-            check_hash("pbkdf2:sha256:1000$salt$nothex")
-                .expect_err("bad hex")
-                .starts_with("malformed pbkdf2:sha256")
-        );
-        assert_eq!(
-            check_hash(
-                "pbkdf2:sha256:1000$abcdefghijklmnop$\
-                 b2443c0df37736fc59aed4783ee8904c248ba8cd98ccdfdaa46a3b89739cd13b"
-            ),
-            Ok(())
-        );
-    }
 
     #[test]
     fn uri_special_characters_are_escaped() {

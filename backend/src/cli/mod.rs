@@ -1,8 +1,11 @@
-//! The administration subcommands of the `latchkey` binary: `user …`, `import-flask`,
-//! `calibrate` and `healthcheck`. They use the same settings as the server (`DATABASE_URL`, the
-//! password policy, the work factor) and the same domain rules; each prints what it did on
-//! stdout, and on failure one line `latchkey: …` on stderr with exit status 1 (usage errors
-//! are clap's, status 2).
+//! The `latchkey` command line: the root parser (server settings plus subcommands), and the
+//! administration subcommands `user …`, `import-flask`, `calibrate` and `healthcheck`. This is the
+//! top layer: it may use every other, and nothing imports it but `main`.
+//!
+//! The admin commands use the same settings as the server (`DATABASE_URL`, the password policy,
+//! the work factor) and the same use cases (`crate::accounts`); each prints what it did on
+//! stdout, and on failure one line `latchkey: …` on stderr with exit status 1 (usage errors are
+//! clap's, status 2).
 
 pub mod calibrate;
 pub mod healthcheck;
@@ -11,11 +14,41 @@ pub mod user;
 
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::config::Settings;
 
-/// Flattened into [`crate::config::Command`], so these are top-level subcommands.
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "Latchkey: username/password authentication service (JSON API, server-side sessions, \
+             PBKDF2-SHA256)",
+    long_about = None,
+    args_override_self = true,
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default); pending migrations are applied first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document as YAML.
+    Openapi,
+    #[command(flatten)]
+    Admin(AdminCommand),
+}
+
+/// Flattened into [`Command`], so these are top-level subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Manage users: list, create, delete, set a password, end their sessions.
@@ -32,9 +65,60 @@ pub enum AdminCommand {
     Healthcheck(healthcheck::HealthcheckArgs),
 }
 
+/// Parses the command line and environment. On an invalid setting prints one line naming it and
+/// exits with status 2; `--help` and `--version` print and exit 0.
+pub fn parse_cli() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => exit_with(err),
+    }
+}
+
+fn exit_with(err: clap::Error) -> ! {
+    let naming = matches!(
+        err.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidSubcommand
+    );
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg).cloned() else {
+        err.exit()
+    };
+    if !naming {
+        err.exit()
+    }
+    let long = arg.split_whitespace().next().unwrap_or(&arg).to_owned();
+    let env = Cli::command()
+        .get_arguments()
+        .find(|a| a.get_long().is_some_and(|l| format!("--{l}") == long))
+        .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()));
+    let value = match err.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => v.clone(),
+        _ => String::new(),
+    };
+    let reason = std::error::Error::source(&err)
+        .map(|e| e.to_string())
+        .or_else(|| match err.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(values)) => {
+                Some(format!("expected one of: {}", values.join(", ")))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| "invalid value".to_owned());
+    let name = match env {
+        Some(env) => format!("{env} (--{})", long.trim_start_matches('-')),
+        None => long,
+    };
+    let shown = if name.starts_with("LATCHKEY_SECRET_KEY") {
+        "[REDACTED]".to_owned()
+    } else {
+        value
+    };
+    eprintln!("latchkey: invalid setting {name}={shown:?}: {reason}");
+    std::process::exit(2)
+}
+
 /// Runs an administration command and turns its outcome into the process's exit status.
-pub fn main(command: AdminCommand, settings: &Settings) -> ExitCode {
-    init_logging();
+pub fn run_admin(command: AdminCommand, settings: &Settings) -> ExitCode {
+    init_logging(settings);
     // One connection is all a command needs. A larger pool keeps one connection idle by
     // opening another in a background thread as soon as the first is taken; a command that
     // exits while that thread is inside libpq's connect can die of a signal on its way out.
@@ -59,13 +143,36 @@ pub fn main(command: AdminCommand, settings: &Settings) -> ExitCode {
     }
 }
 
-/// Warnings and errors only, on stderr: the commands' output is theirs. `RUST_LOG` still wins.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .compact()
-        .try_init();
+/// Warnings and errors only, on stderr: the commands' output is theirs. `RUST_LOG` (or
+/// `--log-filter`) still wins.
+fn init_logging(settings: &Settings) {
+    crate::telemetry::init_compact(settings.log_filter.as_deref().unwrap_or("warn"));
+}
+
+/// The use cases over the configured database (migrated first), with one hashing thread.
+pub(crate) fn accounts(settings: &Settings) -> anyhow::Result<crate::accounts::Accounts> {
+    crate::startup::accounts(
+        settings,
+        1,
+        crate::clock::Clock::system(),
+        crate::metrics::Metrics::new(),
+    )
+}
+
+/// A small runtime for the commands that call the (async) use cases.
+pub(crate) fn block_on<F: std::future::Future>(work: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok(runtime.block_on(work))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -1,19 +1,19 @@
 //! `latchkey user list | create | delete | set-password | logout`: what an administrator does
-//! without the API. Passwords come from a no-echo terminal prompt, or from the first line of
-//! stdin when stdin is not a terminal; never from argv, where `ps` and shell history would show
-//! them. Names and passwords follow the API's rules (`Username::parse`, the configured policy).
+//! without the API, through the same use cases. Passwords come from a no-echo terminal prompt, or
+//! from the first line of stdin when stdin is not a terminal; never from argv, where `ps` and
+//! shell history would show them. Names and passwords follow the API's rules.
 
 use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::{Context as _, bail, ensure};
 use clap::Subcommand;
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 
+use crate::accounts::{Accounts, Registration};
+use crate::clock::rfc3339;
 use crate::config::Settings;
-use crate::db::events::{self, EventKind};
-use crate::db::{self, Conn, rfc3339, sessions, throttles, users};
-use crate::domain::{PasswordPolicy, Username, check_new_password, hash_password};
-use crate::startup::connect_and_migrate;
+use crate::domain::{Origin, Username};
+use crate::error::ApiError;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -33,24 +33,23 @@ pub enum UserCommand {
 }
 
 pub fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
-    let pool = connect_and_migrate(settings)?;
-    let mut conn = pool.get().context("connecting to the database")?;
-    match command {
-        UserCommand::List => list(&mut conn, settings),
-        UserCommand::Create { name } => create(&mut conn, settings, &name),
-        UserCommand::Delete { name } => delete(&mut conn, &name),
-        UserCommand::SetPassword { name } => set_password(&mut conn, settings, &name),
-        UserCommand::Logout { name } => logout(&mut conn, &name),
-    }
+    super::block_on(async move {
+        let accounts = super::accounts(settings)?;
+        match command {
+            UserCommand::List => list(&accounts).await,
+            UserCommand::Create { name } => create(&accounts, &name).await,
+            UserCommand::Delete { name } => delete(&accounts, &name).await,
+            UserCommand::SetPassword { name } => set_password(&accounts, &name).await,
+            UserCommand::Logout { name } => logout(&accounts, &name).await,
+        }
+    })?
 }
 
-fn list(conn: &mut Conn, settings: &Settings) -> anyhow::Result<()> {
-    let all = users::list(conn)?;
-    let idle = db::secs(settings.session_idle_timeout);
-    let counts = sessions::count_live_by_user(conn, db::now(), idle)?;
+async fn list(accounts: &Accounts) -> anyhow::Result<()> {
+    let all = accounts.list_users().await.map_err(explain)?;
     let width = all
         .iter()
-        .map(|u| u.username.chars().count())
+        .map(|u| u.user.username.chars().count())
         .max()
         .unwrap_or(0)
         .max("USERNAME".len());
@@ -58,16 +57,14 @@ fn list(conn: &mut Conn, settings: &Settings) -> anyhow::Result<()> {
         "{:>6}  {:<width$}  {:<20}  SESSIONS",
         "ID", "USERNAME", "CREATED"
     );
-    for user in &all {
-        let live = counts
-            .iter()
-            .find(|(id, _)| *id == user.id)
-            .map_or(0, |(_, n)| *n);
+    for listing in &all {
+        let user = &listing.user;
         println!(
-            "{:>6}  {:<width$}  {:<20}  {live}",
+            "{:>6}  {:<width$}  {:<20}  {}",
             user.id,
             user.username,
-            rfc3339(user.created_at)
+            rfc3339(user.created_at),
+            listing.live_sessions
         );
     }
     Ok(())
@@ -78,26 +75,27 @@ fn parse_name(raw: &str) -> anyhow::Result<Username> {
         .map_err(|e| anyhow::anyhow!("invalid username {raw:?} ({}): {}", e.code, e.message))
 }
 
-fn policy(settings: &Settings) -> PasswordPolicy {
-    PasswordPolicy {
-        min_length: usize::from(settings.password_min_length),
-        min_strength: settings.password_min_strength,
+/// One line for an error of a use case, as an administrator should read it.
+fn explain(err: ApiError) -> anyhow::Error {
+    match err {
+        ApiError::Validation(errors) => {
+            let reasons: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{} ({}): {}", e.field, e.code, e.message))
+                .collect();
+            anyhow::anyhow!("rejected: {}", reasons.join("; "))
+        }
+        ApiError::Unavailable(cause) | ApiError::Internal(cause) => cause,
+        other => anyhow::Error::from(other),
     }
 }
 
-/// Reads a new password for `username` and checks it against the configured policy, with the
-/// name counted against its strength as the API does.
-fn new_password(username: &str, settings: &Settings) -> anyhow::Result<SecretString> {
-    let password = read_password(username)?;
-    let key = username.to_lowercase();
-    check_new_password(
-        "password",
-        password.expose_secret(),
-        &[username, &key],
-        policy(settings),
-    )
-    .map_err(|e| anyhow::anyhow!("password rejected ({}): {}", e.code, e.message))?;
-    Ok(password)
+/// The user a name refers to, or a clear error.
+fn not_found(name: &Username) -> impl Fn(ApiError) -> anyhow::Error + '_ {
+    move |err| match err {
+        ApiError::NotFound => anyhow::anyhow!("no user named {:?}", name.display()),
+        other => explain(other),
+    }
 }
 
 fn read_password(username: &str) -> anyhow::Result<SecretString> {
@@ -128,48 +126,38 @@ fn read_password(username: &str) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(line))
 }
 
-fn create(conn: &mut Conn, settings: &Settings, raw: &str) -> anyhow::Result<()> {
-    let user = parse_name(raw)?;
+async fn create(accounts: &Accounts, raw: &str) -> anyhow::Result<()> {
+    let name = parse_name(raw)?;
     // Refuse a taken name before asking for a password; the unique index still decides races.
-    if users::key_exists(conn, user.key())? {
-        bail!("username {:?} is taken", user.display());
+    if !accounts.username_available(&name).await.map_err(explain)? {
+        bail!("username {:?} is taken", name.display());
     }
-    let password = new_password(user.display(), settings)?;
-    let hash = hash_password(password.expose_secret(), settings.pbkdf2_iterations);
-    let row = users::insert(conn, user.display(), user.key(), &hash).map_err(|e| match e {
-        users::InsertUserError::UsernameTaken => {
-            anyhow::anyhow!("username {:?} is taken", user.display())
-        }
-        users::InsertUserError::Database(e) => anyhow::Error::new(e).context("creating the user"),
-    })?;
-    println!("created user {} (id {})", row.username, row.id);
+    let password = read_password(name.display())?;
+    let registration = Registration {
+        username: name.display().to_owned(),
+        password,
+    };
+    let user = accounts
+        .register(registration, Origin::admin_command_line())
+        .await
+        .map_err(|e| match e {
+            ApiError::UsernameTaken => anyhow::anyhow!("username {:?} is taken", name.display()),
+            ApiError::Validation(errors) => {
+                let e = &errors[0];
+                anyhow::anyhow!("password rejected ({}): {}", e.code, e.message)
+            }
+            other => explain(other),
+        })?;
+    println!("created user {} (id {})", user.username, user.id);
     Ok(())
 }
 
-/// How administrator actions appear in the user's security activity.
-fn admin_origin() -> events::Origin {
-    events::Origin {
-        ip: None,
-        user_agent: Some("latchkey admin command line".to_owned()),
-    }
-}
-
-/// The stored user a name refers to, or a clear error.
-fn find(conn: &mut Conn, raw: &str) -> anyhow::Result<users::UserRow> {
-    let user = parse_name(raw)?;
-    users::find_credentials(conn, user.key())?
-        .map(|c| c.user())
-        .with_context(|| format!("no user named {:?}", user.display()))
-}
-
-fn delete(conn: &mut Conn, raw: &str) -> anyhow::Result<()> {
-    let user = find(conn, raw)?;
-    let ended = db::write_transaction(conn, |c| {
-        let ended = sessions::delete_for_user(c, user.id)?;
-        users::delete_by_id(c, user.id)?;
-        throttles::reset(c, &Username::throttle_key(&user.username))?;
-        Ok(ended)
-    })?;
+async fn delete(accounts: &Accounts, raw: &str) -> anyhow::Result<()> {
+    let name = parse_name(raw)?;
+    let (user, ended) = accounts
+        .admin_delete_user(&name)
+        .await
+        .map_err(not_found(&name))?;
     println!(
         "deleted user {} (id {}); {ended} session(s) ended",
         user.username, user.id
@@ -177,24 +165,24 @@ fn delete(conn: &mut Conn, raw: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn set_password(conn: &mut Conn, settings: &Settings, raw: &str) -> anyhow::Result<()> {
-    let user = find(conn, raw)?;
-    let password = new_password(&user.username, settings)?;
-    let hash = hash_password(password.expose_secret(), settings.pbkdf2_iterations);
-    // One transaction: a reset that left the old sessions alive would not be a reset.
-    let ended = db::write_transaction(conn, |c| {
-        if !users::set_hash(c, user.id, &hash)? {
-            return Err(diesel::result::Error::NotFound);
-        }
-        events::record(c, user.id, EventKind::PasswordChanged, &admin_origin())?;
-        sessions::delete_for_user(c, user.id)
-    })
-    .map_err(|e| match e {
-        diesel::result::Error::NotFound => {
-            anyhow::anyhow!("no user named {:?} (deleted meanwhile)", user.username)
-        }
-        other => anyhow::Error::new(other).context("setting the password"),
-    })?;
+async fn set_password(accounts: &Accounts, raw: &str) -> anyhow::Result<()> {
+    let name = parse_name(raw)?;
+    let user = accounts.find_user(&name).await.map_err(not_found(&name))?;
+    let password = read_password(&user.username)?;
+    let (user, ended) =
+        accounts
+            .admin_set_password(&name, password)
+            .await
+            .map_err(|e| match e {
+                ApiError::Validation(errors) => {
+                    let e = &errors[0];
+                    anyhow::anyhow!("password rejected ({}): {}", e.code, e.message)
+                }
+                ApiError::NotFound => {
+                    anyhow::anyhow!("no user named {:?} (deleted meanwhile)", name.display())
+                }
+                other => explain(other),
+            })?;
     println!(
         "password of {} changed; {ended} session(s) ended",
         user.username
@@ -202,12 +190,12 @@ fn set_password(conn: &mut Conn, settings: &Settings, raw: &str) -> anyhow::Resu
     Ok(())
 }
 
-fn logout(conn: &mut Conn, raw: &str) -> anyhow::Result<()> {
-    let user = find(conn, raw)?;
-    let ended = db::write_transaction(conn, |c| {
-        events::record(c, user.id, EventKind::SessionsRevoked, &admin_origin())?;
-        sessions::delete_for_user(c, user.id)
-    })?;
+async fn logout(accounts: &Accounts, raw: &str) -> anyhow::Result<()> {
+    let name = parse_name(raw)?;
+    let (user, ended) = accounts
+        .admin_logout(&name)
+        .await
+        .map_err(not_found(&name))?;
     println!("{ended} session(s) of {} ended", user.username);
     Ok(())
 }

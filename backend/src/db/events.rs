@@ -4,41 +4,10 @@ use diesel::prelude::*;
 
 use super::Conn;
 use super::schema::events;
+use crate::domain::{EventKind, Origin};
 
 /// Events kept per user; older ones are pruned as new ones arrive.
 pub const KEEP_PER_USER: i64 = 100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Registered,
-    Login,
-    LoginFailed,
-    Logout,
-    PasswordChanged,
-    SessionRevoked,
-    SessionsRevoked,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Registered => "registered",
-            Self::Login => "login",
-            Self::LoginFailed => "login_failed",
-            Self::Logout => "logout",
-            Self::PasswordChanged => "password_changed",
-            Self::SessionRevoked => "session_revoked",
-            Self::SessionsRevoked => "sessions_revoked",
-        }
-    }
-}
-
-/// Where a request came from, as recorded with events and sessions.
-#[derive(Debug, Clone, Default)]
-pub struct Origin {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -50,13 +19,19 @@ pub struct EventRow {
     pub user_agent: Option<String>,
 }
 
-/// Records an event and prunes the user's oldest beyond [`KEEP_PER_USER`].
-pub fn record(conn: &mut Conn, user_id: i32, kind: EventKind, origin: &Origin) -> QueryResult<()> {
+/// Records an event at `at` and prunes the user's oldest beyond [`KEEP_PER_USER`].
+pub fn record(
+    conn: &mut Conn,
+    user_id: i32,
+    kind: EventKind,
+    origin: &Origin,
+    at: i64,
+) -> QueryResult<()> {
     diesel::insert_into(events::table)
         .values((
             events::user_id.eq(user_id),
             events::kind.eq(kind.as_str()),
-            events::at.eq(super::now()),
+            events::at.eq(at),
             events::ip.eq(origin.ip.as_deref()),
             events::user_agent.eq(origin.user_agent.as_deref()),
         ))

@@ -1,7 +1,11 @@
-//! Storage: one connection type over SQLite or PostgreSQL (chosen by `DATABASE_URL` at run time),
-//! an r2d2 pool with per-connection SQLite PRAGMAs, embedded migrations for each backend, and the
-//! query functions. Handlers never see Diesel: they call the plain functions of `users` and
-//! `sessions` inside `web::block`.
+//! Storage: one connection type over SQLite or PostgreSQL (chosen once, from the scheme of
+//! `DATABASE_URL`), an r2d2 pool with per-connection SQLite PRAGMAs, embedded migrations for each
+//! backend, and the query functions, grouped by table.
+//!
+//! Query functions are plain synchronous functions over `&mut Conn` returning `QueryResult`; none
+//! of them opens a transaction, so the use cases (`crate::accounts`) compose them inside one
+//! transaction of their own with [`Db::write`]. This layer never imports the layers above it
+//! (use cases, HTTP, routes): a test in `tests/api/architecture.rs` checks.
 
 pub mod events;
 pub mod schema;
@@ -9,12 +13,10 @@ pub mod sessions;
 pub mod throttles;
 pub mod users;
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -23,15 +25,63 @@ use crate::config::{DatabaseUrl, Settings};
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
-/// A connection to whichever backend `DATABASE_URL` names. SQLite is last: it accepts any URL.
+/// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]
 pub enum Conn {
     Postgres(diesel::PgConnection),
     Sqlite(diesel::SqliteConnection),
 }
 
-pub type DbPool = Pool<ConnectionManager<Conn>>;
-pub type PooledConn = PooledConnection<ConnectionManager<Conn>>;
+pub type DbPool = Pool<Manager>;
+pub type PooledConn = PooledConnection<Manager>;
+
+/// What can go wrong reaching the database, with the cause kept for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no database connection available")]
+    Unavailable(#[source] diesel::r2d2::PoolError),
+    #[error("database query failed")]
+    Query(#[from] DieselError),
+    #[error("database task did not finish")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// Opens connections of the backend chosen from the URL's scheme, and only that one: a
+/// PostgreSQL URL that cannot be reached fails with what PostgreSQL said, never falls back to a
+/// SQLite file that happens to have the URL's name.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url).map(Conn::Postgres),
+            DatabaseUrl::Sqlite(path) => {
+                diesel::SqliteConnection::establish(&path.to_string_lossy()).map(Conn::Sqlite)
+            }
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.is_broken()
+    }
+}
 
 /// How long a SQLite writer waits for the write lock before "database is locked".
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
@@ -56,24 +106,21 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
-/// The URL Diesel connects with.
-fn connection_url(url: &DatabaseUrl) -> String {
-    match url {
-        DatabaseUrl::Postgres(url) => url.clone(),
-        DatabaseUrl::Sqlite(path) => path.to_string_lossy().into_owned(),
-    }
-}
-
-/// Builds the pool and checks that one connection can be made; creates the SQLite file (and
-/// its directory) on first run.
+/// Builds the pool after one direct connection has worked, so that a wrong URL, a refused
+/// connection, an unknown database or bad credentials stop start-up at once with the database's
+/// own words. Creates the SQLite file (and its directory) on first run.
 pub fn build_pool(settings: &Settings) -> anyhow::Result<DbPool> {
-    if let DatabaseUrl::Sqlite(path) = &settings.database_url {
+    let url = &settings.database_url;
+    if let DatabaseUrl::Sqlite(path) = url {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the database directory {}", dir.display()))?;
         }
     }
-    let manager = ConnectionManager::<Conn>::new(connection_url(&settings.database_url));
+    let manager = Manager::new(url.clone());
+    manager
+        .connect()
+        .with_context(|| format!("connecting to {}", url.redacted()))?;
     let pool = Pool::builder()
         .max_size(settings.db_pool_size)
         .min_idle(Some(1))
@@ -81,9 +128,9 @@ pub fn build_pool(settings: &Settings) -> anyhow::Result<DbPool> {
         .connection_customizer(Box::new(SqlitePragmas))
         // A checkout ping doubles the queries of every request; a SQLite file does not drop
         // connections the way a server can, so only PostgreSQL pays for it.
-        .test_on_check_out(matches!(settings.database_url, DatabaseUrl::Postgres(_)))
+        .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
         .build(manager)
-        .context("connecting to the database")?;
+        .with_context(|| format!("connecting to {}", url.redacted()))?;
     Ok(pool)
 }
 
@@ -93,21 +140,89 @@ pub fn run_migrations(conn: &mut Conn) -> anyhow::Result<()> {
         Conn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
         Conn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
     }
-    .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
+    .map_err(|e| anyhow::Error::from_boxed(e).context("applying migrations"))?;
     for version in applied {
         tracing::info!(%version, "applied migration");
     }
     Ok(())
 }
 
+/// The database as the use cases see it: a pool, and the two ways to run work on it off the
+/// async workers.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: DbPool,
+    is_sqlite: bool,
+}
+
+impl Db {
+    pub fn new(pool: DbPool, url: &DatabaseUrl) -> Self {
+        Self {
+            pool,
+            is_sqlite: matches!(url, DatabaseUrl::Sqlite(_)),
+        }
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Runs `work` on the blocking pool with a connection checked out there.
+    pub async fn run<T, E>(
+        &self,
+        work: impl FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(Error::Unavailable)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(Error::Task(e)))?
+    }
+
+    /// Runs `work` in one write transaction (see [`write_transaction`]): all of it or none.
+    pub async fn write<T, E>(
+        &self,
+        work: impl FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + From<DieselError> + Send + 'static,
+    {
+        self.run(move |conn| write_transaction(conn, work)).await
+    }
+
+    /// Runs a read right here when that is cheaper than the hop to the blocking pool: on SQLite,
+    /// whose reads in WAL mode never wait for a lock, when a pooled connection is free at once.
+    /// `None` means "use [`Db::run`]" (PostgreSQL's network round trip, or no free connection).
+    pub fn read_inline<T>(
+        &self,
+        work: impl FnOnce(&mut Conn) -> QueryResult<T>,
+    ) -> Option<QueryResult<T>> {
+        if !self.is_sqlite {
+            return None;
+        }
+        let mut conn = self.pool.try_get()?;
+        Some(work(&mut conn))
+    }
+}
+
 /// Runs `work` in a transaction that holds the write lock from its first statement: on SQLite a
 /// `BEGIN IMMEDIATE` (a deferred transaction that reads and then writes can fail with "database
-/// is locked" whatever the busy timeout), on PostgreSQL an ordinary transaction. `work` must not
-/// open transactions of its own.
-pub fn write_transaction<T>(
+/// is locked" whatever the busy timeout), on PostgreSQL an ordinary transaction. An `Err` from
+/// `work` rolls everything back.
+pub fn write_transaction<T, E>(
     conn: &mut Conn,
-    work: impl FnOnce(&mut Conn) -> QueryResult<T>,
-) -> QueryResult<T> {
+    work: impl FnOnce(&mut Conn) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DieselError>,
+{
     if !matches!(conn, Conn::Sqlite(_)) {
         return conn.transaction(work);
     }
@@ -154,35 +269,4 @@ pub fn is_unique_violation(err: &DieselError) -> bool {
 /// One cheap query, for `/api/health`.
 pub fn ping(conn: &mut Conn) -> QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).map(|_| ())
-}
-
-/// The current time as stored: Unix seconds, UTC.
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// Converts a stored time for the API (RFC 3339, UTC, whole seconds).
-pub fn rfc3339(unix: i64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(format).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
-}
-
-/// Seconds in a duration, saturating, as stored.
-pub fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_852_800), "2026-11-28T08:00:00Z");
-    }
 }

@@ -15,7 +15,7 @@ diesel::table! {
     login_throttles (username_key) {
         username_key -> Text,
         failures -> Integer,
-        locked_until -> BigInt,
+        locked_until_ms -> BigInt,
         updated_at -> BigInt,
     }
 }
@@ -26,13 +26,13 @@ diesel::table! {
         public_id -> Text,
         key_hash -> Text,
         user_id -> Integer,
-        state -> Text,
         remember -> Bool,
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
         created_at -> BigInt,
         last_seen_at -> BigInt,
         expires_at -> BigInt,
+        logged_in_at -> BigInt,
     }
 }
 

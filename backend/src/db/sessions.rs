@@ -1,23 +1,37 @@
 //! Queries on `sessions`. Rows are found by the SHA-256 of the cookie's key, never the key.
+//!
+//! A session is live while it is neither past its absolute expiry (`expires_at`) nor idle for
+//! longer than the idle timeout (`last_seen_at`): [`Liveness`] is that rule, in one place, for
+//! every query that filters on it.
 
+use diesel::dsl::{And, Gt};
 use diesel::prelude::*;
 
 use super::Conn;
-use super::schema::sessions;
+use super::schema::{sessions, users};
 
+/// A session row with the user it belongs to (one indexed read, joined on the primary key).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = sessions)]
 pub struct SessionRow {
     pub id: i32,
     pub public_id: String,
     pub user_id: i32,
-    pub state: String,
     pub remember: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    pub logged_in_at: i64,
+}
+
+/// What the session check reads: the row and its user's name and creation time.
+#[derive(Debug, Clone, Queryable)]
+pub struct SessionWithUser {
+    pub session: SessionRow,
+    pub username: String,
+    pub user_created_at: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -26,13 +40,46 @@ pub struct NewSession<'a> {
     pub public_id: &'a str,
     pub key_hash: &'a str,
     pub user_id: i32,
-    pub state: &'a str,
     pub remember: bool,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    pub logged_in_at: i64,
+}
+
+/// The rule for a live session at `now` with an idle timeout of `idle_secs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Liveness {
+    pub now: i64,
+    pub idle_secs: i64,
+}
+
+type LiveFilter = And<Gt<sessions::expires_at, i64>, Gt<sessions::last_seen_at, i64>>;
+
+impl Liveness {
+    /// The SQL condition of a live row.
+    fn filter(self) -> LiveFilter {
+        sessions::expires_at
+            .gt(self.now)
+            .and(sessions::last_seen_at.gt(self.idle_cutoff()))
+    }
+
+    /// The same rule for a row already read.
+    pub fn is_live(self, row: &SessionRow) -> bool {
+        row.expires_at > self.now && row.last_seen_at > self.idle_cutoff()
+    }
+
+    /// When a row ends unless used again: the earlier of its idle and absolute expiry.
+    pub fn ends_at(self, row: &SessionRow) -> i64 {
+        row.expires_at
+            .min(row.last_seen_at.saturating_add(self.idle_secs))
+    }
+
+    fn idle_cutoff(self) -> i64 {
+        self.now.saturating_sub(self.idle_secs)
+    }
 }
 
 pub fn insert(conn: &mut Conn, session: &NewSession<'_>) -> QueryResult<()> {
@@ -45,29 +92,28 @@ pub fn insert(conn: &mut Conn, session: &NewSession<'_>) -> QueryResult<()> {
 /// The session check of every authenticated request, so it runs on the backend's own connection
 /// type: Diesel then reuses the prepared statement instead of translating and preparing the
 /// query through the multi-backend layer each time.
-pub fn find_by_key_hash(conn: &mut Conn, key_hash: &str) -> QueryResult<Option<SessionRow>> {
+pub fn find_by_key_hash(conn: &mut Conn, key_hash: &str) -> QueryResult<Option<SessionWithUser>> {
     macro_rules! find {
         ($conn:expr) => {
             sessions::table
+                .inner_join(users::table)
                 .filter(sessions::key_hash.eq(key_hash))
-                .select(SessionRow::as_select())
-                .first($conn)
+                .select((SessionRow::as_select(), users::username, users::created_at))
+                .first::<(SessionRow, String, i64)>($conn)
                 .optional()
         };
     }
-    match conn {
+    let found = match conn {
         Conn::Sqlite(c) => find!(c),
         Conn::Postgres(c) => find!(c),
-    }
-}
-
-/// Replaces the state of a live session; returns false when the row is gone (revoked meanwhile):
-/// a revoked session is never brought back.
-pub fn update_state(conn: &mut Conn, key_hash: &str, state: &str) -> QueryResult<bool> {
-    diesel::update(sessions::table.filter(sessions::key_hash.eq(key_hash)))
-        .set(sessions::state.eq(state))
-        .execute(conn)
-        .map(|n| n == 1)
+    }?;
+    Ok(
+        found.map(|(session, username, user_created_at)| SessionWithUser {
+            session,
+            username,
+            user_created_at,
+        }),
+    )
 }
 
 pub fn touch(conn: &mut Conn, id: i32, at: i64) -> QueryResult<()> {
@@ -85,30 +131,20 @@ pub fn delete_by_id(conn: &mut Conn, id: i32) -> QueryResult<usize> {
     diesel::delete(sessions::table.find(id)).execute(conn)
 }
 
-/// Deletes sessions past their absolute expiry or idle for longer than `idle_secs`.
-pub fn delete_expired(conn: &mut Conn, now: i64, idle_secs: i64) -> QueryResult<usize> {
-    diesel::delete(
-        sessions::table.filter(
-            sessions::expires_at
-                .le(now)
-                .or(sessions::last_seen_at.le(now.saturating_sub(idle_secs))),
-        ),
-    )
-    .execute(conn)
+/// Deletes sessions that are no longer live.
+pub fn delete_expired(conn: &mut Conn, live: Liveness) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(diesel::dsl::not(live.filter()))).execute(conn)
 }
 
-/// The user's sessions that are live at `now` (neither past their absolute expiry nor idle for
-/// `idle_secs`), oldest first.
+/// The user's live sessions, oldest first.
 pub fn live_for_user(
     conn: &mut Conn,
     user_id: i32,
-    now: i64,
-    idle_secs: i64,
+    live: Liveness,
 ) -> QueryResult<Vec<SessionRow>> {
     sessions::table
         .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::expires_at.gt(now))
-        .filter(sessions::last_seen_at.gt(now.saturating_sub(idle_secs)))
+        .filter(live.filter())
         .order(sessions::id.asc())
         .select(SessionRow::as_select())
         .load(conn)
@@ -139,30 +175,23 @@ pub fn delete_others(conn: &mut Conn, user_id: i32, keep: Option<&str>) -> Query
     .execute(conn)
 }
 
-/// Deletes every session of a user (an administrator's logout or password reset).
+/// Deletes every session of a user.
 pub fn delete_for_user(conn: &mut Conn, user_id: i32) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
 }
 
-/// Sessions neither past their absolute expiry nor idle for `idle_secs`: the complement of
-/// [`delete_expired`].
-pub fn count_live(conn: &mut Conn, now: i64, idle_secs: i64) -> QueryResult<i64> {
+/// Live sessions across all users.
+pub fn count_live(conn: &mut Conn, live: Liveness) -> QueryResult<i64> {
     sessions::table
-        .filter(sessions::expires_at.gt(now))
-        .filter(sessions::last_seen_at.gt(now.saturating_sub(idle_secs)))
+        .filter(live.filter())
         .count()
         .get_result(conn)
 }
 
 /// Live sessions per user id (users without any are absent).
-pub fn count_live_by_user(
-    conn: &mut Conn,
-    now: i64,
-    idle_secs: i64,
-) -> QueryResult<Vec<(i32, i64)>> {
+pub fn count_live_by_user(conn: &mut Conn, live: Liveness) -> QueryResult<Vec<(i32, i64)>> {
     sessions::table
-        .filter(sessions::expires_at.gt(now))
-        .filter(sessions::last_seen_at.gt(now.saturating_sub(idle_secs)))
+        .filter(live.filter())
         .group_by(sessions::user_id)
         .select((sessions::user_id, diesel::dsl::count_star()))
         .load(conn)

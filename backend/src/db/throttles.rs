@@ -1,17 +1,16 @@
 //! Queries on `login_throttles`: the per-account login throttle, in the database so that every
 //! instance sees the same counts.
 //!
-//! Each attempt reads and updates its row in one write transaction that holds a per-key lock
-//! (see [`super::lock_key`]), so concurrent attempts on several instances add up exactly.
-//!
-//! An attempt is counted *before* its password is checked, inside one write transaction: so
-//! parallel attempts cannot slip past the limit while their hashes are being computed, and the
-//! decision to refuse is made without computing any hash. A successful login deletes the row.
+//! An attempt is counted *before* its password is checked ([`begin_attempt`], inside the
+//! caller's write transaction, behind a per-key lock, see [`super::lock_key`]): so parallel
+//! attempts on any number of instances cannot slip past the limit while their hashes are being
+//! computed, and the decision to refuse is made without computing any hash. A success deletes
+//! the row ([`reset`]).
 
 use diesel::prelude::*;
 
+use super::Conn;
 use super::schema::login_throttles;
-use super::{Conn, is_unique_violation, write_transaction};
 
 /// A streak of failures older than this is forgotten.
 pub const STREAK_WINDOW_SECS: i64 = 24 * 3600;
@@ -25,14 +24,14 @@ pub enum Attempt {
     /// Go ahead and check the password; `failures` now counts this attempt.
     Allowed { failures: i32 },
     /// Refused without checking: try again in `retry_after` seconds.
-    Locked { retry_after: i64 },
+    Locked { retry_after: u64 },
 }
 
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = login_throttles)]
 struct Row {
     failures: i32,
-    locked_until: i64,
+    locked_until_ms: i64,
     updated_at: i64,
 }
 
@@ -46,60 +45,59 @@ pub fn lock_secs(failures: i32, threshold: u32) -> i64 {
     (BASE_LOCK_SECS << doublings).min(MAX_LOCK_SECS)
 }
 
-/// Records an attempt for `key` and decides whether it may proceed.
-pub fn begin_attempt(conn: &mut Conn, key: &str, now: i64, threshold: u32) -> QueryResult<Attempt> {
-    let attempt = |conn: &mut Conn| {
-        write_transaction(conn, |conn| {
-            super::lock_key(conn, &format!("login_throttle:{key}"))?;
-            let row: Option<Row> = login_throttles::table
-                .find(key)
-                .select(Row::as_select())
-                .first(conn)
-                .optional()?;
-            if let Some(row) = &row {
-                if row.locked_until > now {
-                    return Ok(Attempt::Locked {
-                        retry_after: row.locked_until - now,
-                    });
-                }
-            }
-            let previous = match &row {
-                Some(r) if now - r.updated_at < STREAK_WINDOW_SECS => r.failures,
-                _ => 0,
-            };
-            let failures = previous.saturating_add(1);
-            let lock = lock_secs(failures, threshold);
-            let locked_until = if lock > 0 { now + lock } else { 0 };
-            if row.is_some() {
-                diesel::update(login_throttles::table.find(key))
-                    .set((
-                        login_throttles::failures.eq(failures),
-                        login_throttles::locked_until.eq(locked_until),
-                        login_throttles::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-            } else {
-                diesel::insert_into(login_throttles::table)
-                    .values((
-                        login_throttles::username_key.eq(key),
-                        login_throttles::failures.eq(failures),
-                        login_throttles::locked_until.eq(locked_until),
-                        login_throttles::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
-            }
-            Ok(Attempt::Allowed { failures })
-        })
-    };
-    // Two first attempts for one name can race to insert (PostgreSQL); the loser retries and
-    // finds the row.
-    match attempt(conn) {
-        Err(e) if is_unique_violation(&e) => attempt(conn),
-        other => other,
+/// Records an attempt for `key` at `now_ms` (milliseconds) and decides whether it may proceed.
+/// Call it inside a write transaction. A lock's end is kept to the millisecond, so a "2 s" lock
+/// lasts 2 s.
+pub fn begin_attempt(
+    conn: &mut Conn,
+    key: &str,
+    now_ms: i64,
+    threshold: u32,
+) -> QueryResult<Attempt> {
+    super::lock_key(conn, &format!("login_throttle:{key}"))?;
+    let now = now_ms.div_euclid(1000);
+    let row: Option<Row> = login_throttles::table
+        .find(key)
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?;
+    if let Some(row) = &row {
+        let left_ms = row.locked_until_ms - now_ms;
+        if left_ms > 0 {
+            return Ok(Attempt::Locked {
+                retry_after: u64::try_from((left_ms + 999) / 1000).unwrap_or(1),
+            });
+        }
     }
+    let previous = match &row {
+        Some(r) if now - r.updated_at < STREAK_WINDOW_SECS => r.failures,
+        _ => 0,
+    };
+    let failures = previous.saturating_add(1);
+    let lock = lock_secs(failures, threshold);
+    let locked_until_ms = if lock > 0 { now_ms + lock * 1000 } else { 0 };
+    if row.is_some() {
+        diesel::update(login_throttles::table.find(key))
+            .set((
+                login_throttles::failures.eq(failures),
+                login_throttles::locked_until_ms.eq(locked_until_ms),
+                login_throttles::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(login_throttles::table)
+            .values((
+                login_throttles::username_key.eq(key),
+                login_throttles::failures.eq(failures),
+                login_throttles::locked_until_ms.eq(locked_until_ms),
+                login_throttles::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Attempt::Allowed { failures })
 }
 
-/// Forgives the streak after a successful login.
+/// Forgives the streak (a successful login), or forgets the name (an account deleted).
 pub fn reset(conn: &mut Conn, key: &str) -> QueryResult<()> {
     diesel::delete(login_throttles::table.find(key))
         .execute(conn)
@@ -110,7 +108,7 @@ pub fn reset(conn: &mut Conn, key: &str) -> QueryResult<()> {
 pub fn delete_stale(conn: &mut Conn, now: i64) -> QueryResult<usize> {
     diesel::delete(
         login_throttles::table
-            .filter(login_throttles::locked_until.le(now))
+            .filter(login_throttles::locked_until_ms.le(now.saturating_mul(1000)))
             .filter(login_throttles::updated_at.lt(now - STREAK_WINDOW_SECS)),
     )
     .execute(conn)

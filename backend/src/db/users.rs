@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
+use super::Conn;
 use super::schema::users;
-use super::{Conn, is_unique_violation, now, write_transaction};
 
 /// What the API shows of a user.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -34,64 +34,27 @@ impl Credentials {
     }
 }
 
+/// A user to insert: registration, the admin command line and the Flask import.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
-struct NewUser<'a> {
-    username: &'a str,
-    username_key: &'a str,
-    password_hash: &'a str,
-    created_at: i64,
-    updated_at: i64,
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub username_key: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum InsertUserError {
-    #[error("username taken")]
-    UsernameTaken,
-    #[error(transparent)]
-    Database(#[from] diesel::result::Error),
-}
-
-/// Inserts a user. The unique index on `username_key` decides races: the loser gets
-/// [`InsertUserError::UsernameTaken`].
-pub fn insert(
-    conn: &mut Conn,
-    username: &str,
-    username_key: &str,
-    password_hash: &str,
-) -> Result<UserRow, InsertUserError> {
-    let at = now();
-    let row = NewUser {
-        username,
-        username_key,
-        password_hash,
-        created_at: at,
-        updated_at: at,
-    };
-    write_transaction(conn, |conn| {
-        diesel::insert_into(users::table)
-            .values(&row)
-            .execute(conn)?;
-        users::table
-            .filter(users::username_key.eq(username_key))
-            .select(UserRow::as_select())
-            .first(conn)
-    })
-    .map_err(|err| {
-        if is_unique_violation(&err) {
-            InsertUserError::UsernameTaken
-        } else {
-            InsertUserError::Database(err)
-        }
-    })
-}
-
-pub fn find_by_id(conn: &mut Conn, id: i32) -> QueryResult<Option<UserRow>> {
+/// Inserts a user and returns it. The unique index on `username_key` decides races: the loser
+/// gets a unique violation (see [`super::is_unique_violation`]).
+pub fn insert(conn: &mut Conn, user: &NewUser<'_>) -> QueryResult<UserRow> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)?;
     users::table
-        .find(id)
+        .filter(users::username_key.eq(user.username_key))
         .select(UserRow::as_select())
         .first(conn)
-        .optional()
 }
 
 pub fn key_exists(conn: &mut Conn, username_key: &str) -> QueryResult<bool> {
@@ -109,22 +72,6 @@ pub fn find_credentials(conn: &mut Conn, username_key: &str) -> QueryResult<Opti
         .optional()
 }
 
-/// Replaces a hash only if it is still `old_hash`, so that a transparent rehash on login never
-/// overwrites a password changed meanwhile. Returns whether the row changed.
-pub fn replace_hash(conn: &mut Conn, id: i32, old_hash: &str, new_hash: &str) -> QueryResult<bool> {
-    diesel::update(
-        users::table
-            .filter(users::id.eq(id))
-            .filter(users::password_hash.eq(old_hash)),
-    )
-    .set((
-        users::password_hash.eq(new_hash),
-        users::updated_at.eq(now()),
-    ))
-    .execute(conn)
-    .map(|n| n == 1)
-}
-
 pub fn find_credentials_by_id(conn: &mut Conn, id: i32) -> QueryResult<Option<Credentials>> {
     users::table
         .find(id)
@@ -133,7 +80,35 @@ pub fn find_credentials_by_id(conn: &mut Conn, id: i32) -> QueryResult<Option<Cr
         .optional()
 }
 
-/// Every user, oldest first (the admin CLI's list).
+/// Replaces a hash only if it is still `old_hash`, so that a transparent rehash on login never
+/// overwrites a password changed meanwhile. Returns whether the row changed.
+pub fn replace_hash(
+    conn: &mut Conn,
+    id: i32,
+    old_hash: &str,
+    new_hash: &str,
+    now: i64,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::password_hash.eq(old_hash)),
+    )
+    .set((users::password_hash.eq(new_hash), users::updated_at.eq(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Sets a new hash unconditionally (a password change, an administrator's reset); returns
+/// whether the user exists.
+pub fn set_hash(conn: &mut Conn, id: i32, new_hash: &str, now: i64) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(new_hash), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Every user, oldest first (the admin command line's list).
 pub fn list(conn: &mut Conn) -> QueryResult<Vec<UserRow>> {
     users::table
         .order(users::id.asc())
@@ -141,43 +116,10 @@ pub fn list(conn: &mut Conn) -> QueryResult<Vec<UserRow>> {
         .load(conn)
 }
 
-/// Deletes a user; their sessions go with them (`ON DELETE CASCADE`). Returns whether a row
-/// was deleted.
+/// Deletes a user; their sessions and events go with them (`ON DELETE CASCADE`). Returns
+/// whether a row was deleted.
 pub fn delete_by_id(conn: &mut Conn, id: i32) -> QueryResult<bool> {
     diesel::delete(users::table.find(id))
         .execute(conn)
         .map(|n| n == 1)
-}
-
-/// Sets a new hash unconditionally (a password change, an administrator's reset); returns
-/// whether the user exists.
-pub fn set_hash(conn: &mut Conn, id: i32, new_hash: &str) -> QueryResult<bool> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::password_hash.eq(new_hash),
-            users::updated_at.eq(now()),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
-}
-
-/// Inserts a user inside the caller's transaction (a bulk import); unlike [`insert`] it opens
-/// none of its own.
-pub fn insert_imported(
-    conn: &mut Conn,
-    username: &str,
-    username_key: &str,
-    password_hash: &str,
-    at: i64,
-) -> QueryResult<()> {
-    diesel::insert_into(users::table)
-        .values(&NewUser {
-            username,
-            username_key,
-            password_hash,
-            created_at: at,
-            updated_at: at,
-        })
-        .execute(conn)
-        .map(|_| ())
 }

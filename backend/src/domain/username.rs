@@ -4,10 +4,10 @@
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
 
-use super::FieldError;
+use super::{FieldCode, FieldError};
 
-const MIN_CHARS: usize = 3;
-const MAX_CHARS: usize = 32;
+pub const MIN_CHARS: usize = 3;
+pub const MAX_CHARS: usize = 32;
 const FIELD: &str = "username";
 
 /// A valid username: `display` is the form shown (after trim and NFKC), `key` the lower-cased
@@ -20,24 +20,31 @@ pub struct Username {
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        // The limits hold for the name as sent too, so that the schema's minLength/maxLength
+        // (which see the raw string) never admit what the server refuses.
+        let raw_chars = raw.chars().count();
         let display: String = raw.trim().nfkc().collect();
         // NFKC can produce surrounding whitespace (e.g. from an ideographic space), so trim again.
         let display = display.trim().to_owned();
         let chars = display.chars().count();
         if chars == 0 {
-            return Err(FieldError::new(FIELD, "required", "Username is required."));
-        }
-        if chars < MIN_CHARS {
             return Err(FieldError::new(
                 FIELD,
-                "too_short",
+                FieldCode::Required,
+                "Username is required.",
+            ));
+        }
+        if chars < MIN_CHARS || raw_chars < MIN_CHARS {
+            return Err(FieldError::new(
+                FIELD,
+                FieldCode::TooShort,
                 format!("Username must be at least {MIN_CHARS} characters."),
             ));
         }
-        if chars > MAX_CHARS {
+        if chars > MAX_CHARS || raw_chars > MAX_CHARS {
             return Err(FieldError::new(
                 FIELD,
-                "too_long",
+                FieldCode::TooLong,
                 format!("Username must be at most {MAX_CHARS} characters."),
             ));
         }
@@ -46,7 +53,7 @@ impl Username {
         if !first_ok || !iter.all(|c| is_letter_or_digit(c) || matches!(c, '_' | '.' | '-')) {
             return Err(FieldError::new(
                 FIELD,
-                "invalid_characters",
+                FieldCode::InvalidCharacters,
                 "Username may contain only letters, digits, '_', '.' and '-', and must start \
                  with a letter or digit.",
             ));
@@ -85,7 +92,7 @@ fn is_letter_or_digit(c: char) -> bool {
 mod tests {
     use super::*;
 
-    fn code(raw: &str) -> String {
+    fn code(raw: &str) -> FieldCode {
         Username::parse(raw).expect_err(raw).code
     }
 
@@ -108,24 +115,36 @@ mod tests {
 
     #[test]
     fn rejects_with_stable_codes() {
-        assert_eq!(code(""), "required");
-        assert_eq!(code("   "), "required");
-        assert_eq!(code("ab"), "too_short");
-        assert_eq!(code(&"a".repeat(33)), "too_long");
-        assert_eq!(code("_abc"), "invalid_characters");
-        assert_eq!(code("a b c"), "invalid_characters");
-        assert_eq!(code("bob!"), "invalid_characters");
-        assert_eq!(code("zero\u{200b}width"), "invalid_characters");
-        assert_eq!(code("nul\u{0}x"), "invalid_characters");
-        assert_eq!(code("emoji😀"), "invalid_characters");
+        assert_eq!(code(""), FieldCode::Required);
+        assert_eq!(code("   "), FieldCode::Required);
+        assert_eq!(code("ab"), FieldCode::TooShort);
+        assert_eq!(code(&"a".repeat(33)), FieldCode::TooLong);
+        assert_eq!(code("_abc"), FieldCode::InvalidCharacters);
+        assert_eq!(code("a b c"), FieldCode::InvalidCharacters);
+        assert_eq!(code("bob!"), FieldCode::InvalidCharacters);
+        assert_eq!(code("zero\u{200b}width"), FieldCode::InvalidCharacters);
+        assert_eq!(code("nul\u{0}x"), FieldCode::InvalidCharacters);
+        assert_eq!(code("emoji😀"), FieldCode::InvalidCharacters);
         // Combining marks are category M, not L: a decomposed accent that NFKC cannot compose.
-        assert_eq!(code("abc\u{0301}\u{0301}"), "invalid_characters");
+        assert_eq!(code("abc\u{0301}\u{0301}"), FieldCode::InvalidCharacters);
     }
 
     #[test]
     fn length_counts_scalar_values_after_normalisation() {
         assert!(Username::parse(&"é".repeat(32)).is_ok());
         // "ﬀ" (U+FB00) becomes "ff" under NFKC: 17 of them are 34 characters.
-        assert_eq!(code(&"\u{fb00}".repeat(17)), "too_long");
+        assert_eq!(code(&"\u{fb00}".repeat(17)), FieldCode::TooLong);
+    }
+
+    #[test]
+    fn the_limits_also_hold_for_the_name_as_sent() {
+        // What a schema's minLength/maxLength sees is the raw string: padding that trimming
+        // would remove, or a ligature that NFKC would expand, does not slip past either limit.
+        assert_eq!(
+            code(&format!("{}alice", " ".repeat(30))),
+            FieldCode::TooLong
+        );
+        assert_eq!(code("\u{fb00}a"), FieldCode::TooShort);
+        assert!(Username::parse(" alice ").is_ok());
     }
 }

@@ -10,7 +10,7 @@
 use std::sync::{Arc, OnceLock};
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use utoipa_swagger_ui::Config;
 
 use crate::error::ApiError;
@@ -61,26 +61,31 @@ const DIST_FILES: [&str; 4] = [
     "favicon-16x16.png",
 ];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::resource("/api/docs", "GET").route(web::get().to(index)))
-        .service(super::resource("/api/docs/{file}", "GET").route(web::get().to(asset)));
-}
-
 /// Interactive API documentation (Swagger UI), served entirely by this server.
 #[utoipa::path(
-    get,
-    path = "/api/docs",
     tag = "operations",
     operation_id = "api_docs",
     responses(
         (status = 200, description = "The documentation page (HTML); its scripts and styles are served under /api/docs/", content_type = "text/html", body = String),
     )
 )]
+#[get("/api/docs")]
 pub async fn index() -> HttpResponse {
     page(INDEX_HTML.as_bytes().to_vec(), "text/html; charset=utf-8")
 }
 
-async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+/// A file of the documentation page: its scripts, stylesheet and icons.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "api_docs_file",
+    params(("file" = String, Path, description = "A file the documentation page references")),
+    responses(
+        (status = 200, description = "The file (JavaScript, CSS or PNG)", content_type = "application/octet-stream", body = String),
+        (status = 404, description = "Not a file of the documentation page", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/docs/{file}")]
+pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let file = file.into_inner();
     if file == "latchkey-docs.js" {
         return Ok(page(

@@ -5,14 +5,14 @@
 use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
 use sha2::{Digest, Sha256};
 
 use crate::config::Frontend;
 use crate::error::ApiError;
-use crate::middleware::SPA_CSP;
+use crate::http::middleware::SPA_CSP;
 
 #[derive(RustEmbed)]
 #[folder = "../frontend"]
@@ -58,41 +58,22 @@ impl FrontendSource {
     }
 }
 
-/// The screens of the SPA.
+/// The screens of the SPA: each answers with `index.html`.
 pub const SCREENS: [&str; 4] = ["/", "/login", "/register", "/dashboard"];
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    for screen in SCREENS {
-        cfg.service(
-            super::resource(screen, "GET, HEAD").route(
-                web::route()
-                    .guard(
-                        actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()),
-                    )
-                    .to(index),
-            ),
-        );
+/// A GET or HEAD that no route took: a screen, or a file of the SPA, or 404.
+pub async fn serve_path(
+    req: &HttpRequest,
+    source: &FrontendSource,
+) -> Result<HttpResponse, ApiError> {
+    if SCREENS.contains(&req.path()) {
+        return serve(req, source, "index.html").await;
     }
-}
-
-async fn index(
-    req: HttpRequest,
-    source: web::Data<FrontendSource>,
-) -> Result<HttpResponse, ApiError> {
-    serve(&req, &source, "index.html").await
-}
-
-/// The application's default service: static files for GET/HEAD outside `/api`, else 404.
-pub async fn fallback(
-    req: HttpRequest,
-    source: web::Data<FrontendSource>,
-) -> Result<HttpResponse, ApiError> {
     let path = req.path().trim_start_matches('/');
-    let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
-    if !is_read || req.path().starts_with("/api/") || path.is_empty() || path == "index.html" {
+    if path.is_empty() || path == "index.html" {
         return Err(ApiError::NotFound);
     }
-    serve(&req, &source, path).await
+    serve(req, source, path).await
 }
 
 async fn serve(
@@ -104,7 +85,9 @@ async fn serve(
         // Reading from disk blocks; the embedded copy is in memory.
         FrontendSource::Dir(_) => {
             let (source, owned_path) = (source.clone(), path.to_owned());
-            web::block(move || source.read(&owned_path)).await?
+            web::block(move || source.read(&owned_path))
+                .await
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading a frontend file: {e}")))?
         }
         _ => source.read(path),
     };

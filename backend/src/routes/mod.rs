@@ -1,21 +1,49 @@
-//! Routes, one module per resource, each handler documented with `#[utoipa::path]`.
+//! The HTTP API: one module per resource, each handler documented with `#[utoipa::path]` and
+//! routed by its actix attribute (`#[post("/api/login")]`). [`api`] is the one route table: the
+//! server is built from it, and so is the OpenAPI document (`crate::openapi`), so an endpoint
+//! cannot be served undocumented or documented unserved.
+//!
+//! A handler only translates HTTP: it extracts, calls one use case of `crate::accounts`, and maps
+//! the outcome to a response and the session. It never takes a database connection.
 
 pub mod account;
 pub mod auth;
 pub mod docs;
 pub mod frontend;
-pub mod health;
-pub mod me;
+pub mod operations;
 
-use actix_web::middleware::from_fn;
-use actix_web::{HttpRequest, Resource, web};
+use std::collections::BTreeMap;
+
+use actix_web::dev::ResourceDef;
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::{IntoResponses, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::SessionUser;
-use crate::auth::rate_limit::rate_limited;
-use crate::db::{rfc3339, users::UserRow};
-use crate::error::ApiError;
+use crate::clock::rfc3339;
+use crate::error::{ApiError, PROBLEM_JSON};
+
+/// Every endpoint. The router and the OpenAPI document are both built from this list.
+pub fn api(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(auth::register)
+        .service(auth::login)
+        .service(auth::logout)
+        .service(account::me)
+        .service(account::delete_account)
+        .service(account::change_password)
+        .service(account::list_sessions)
+        .service(account::revoke_other_sessions)
+        .service(account::revoke_session)
+        .service(account::list_events)
+        .service(operations::health)
+        .service(operations::openapi_json)
+        .service(operations::metrics)
+        .service(docs::index)
+        .service(docs::asset);
+}
 
 /// A user as the API shows it: never a hash, never a session key.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -30,8 +58,8 @@ pub struct User {
     pub created_at: String,
 }
 
-impl From<&UserRow> for User {
-    fn from(u: &UserRow) -> Self {
+impl From<&crate::domain::User> for User {
+    fn from(u: &crate::domain::User) -> Self {
         Self {
             id: u.id,
             username: u.username.clone(),
@@ -40,59 +68,111 @@ impl From<&UserRow> for User {
     }
 }
 
-impl From<&SessionUser> for User {
-    fn from(u: &SessionUser) -> Self {
-        Self {
-            id: u.id,
-            username: u.username.clone(),
-            created_at: rfc3339(u.created_at),
+/// The methods each routed path accepts, for `405` answers with `Allow`: read off the OpenAPI
+/// document, which is built from [`api`].
+#[derive(Debug, Clone, Default)]
+pub struct AllowedMethods(Vec<(ResourceDef, String)>);
+
+impl AllowedMethods {
+    pub fn from_document(doc: &utoipa::openapi::OpenApi) -> Self {
+        let mut table = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            let mut methods: Vec<&str> = Vec::new();
+            let ops = [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PUT", &item.put),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+            ];
+            for (name, op) in ops {
+                if op.is_some() {
+                    methods.push(name);
+                }
+            }
+            table.push((ResourceDef::new(path.as_str()), methods.join(", ")));
         }
+        Self(table)
+    }
+
+    /// The `Allow` value of the route `path` matches, if any.
+    pub fn for_path(&self, path: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, allow)| allow.as_str())
     }
 }
 
-/// A resource whose undeclared methods get 405 with `Allow` (actix's default is a bare 404/405).
-pub fn resource(path: &str, allow: &'static str) -> Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        Err::<actix_web::HttpResponse, _>(ApiError::MethodNotAllowed { allow })
-    }))
+/// The application's default service: a request no route took. On a routed path that is a
+/// method the path does not accept (405 with `Allow`); otherwise the SPA's files.
+pub async fn fallback(
+    req: HttpRequest,
+    allowed: web::Data<AllowedMethods>,
+    source: web::Data<frontend::FrontendSource>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(allow) = allowed.for_path(req.path()) {
+        return Err(ApiError::MethodNotAllowed {
+            allow: allow.to_owned(),
+        });
+    }
+    let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
+    if !is_read || req.path().starts_with("/api/") {
+        return Err(ApiError::NotFound);
+    }
+    frontend::serve_path(&req, &source).await
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/api/register", "POST")
-            .route(web::post().to(auth::register))
-            .wrap(from_fn(rate_limited)),
-    )
-    .service(
-        resource("/api/login", "POST")
-            .route(web::post().to(auth::login))
-            .wrap(from_fn(rate_limited)),
-    )
-    .service(resource("/api/logout", "POST").route(web::post().to(auth::logout)))
-    .service(
-        resource("/api/me", "GET, DELETE")
-            .route(web::get().to(me::me))
-            .route(web::delete().to(account::delete_account)),
-    )
-    .service(resource("/api/me/password", "PUT").route(web::put().to(account::change_password)))
-    .service(
-        resource("/api/me/sessions", "GET, DELETE")
-            .route(web::get().to(account::list_sessions))
-            .route(web::delete().to(account::revoke_other_sessions)),
-    )
-    .service(
-        resource("/api/me/sessions/{id}", "DELETE")
-            .route(web::delete().to(account::revoke_session)),
-    )
-    .service(resource("/api/me/events", "GET").route(web::get().to(account::list_events)))
-    .service(resource("/api/health", "GET").route(web::get().to(health::health)))
-    .service(resource("/api/openapi.json", "GET").route(web::get().to(health::openapi_json)));
-    docs::configure(cfg);
-    crate::metrics::configure(cfg);
-    frontend::configure(cfg);
+/// A problem response for the document.
+fn problem(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
 }
 
-/// Unknown routes: 404 problem.
-pub async fn not_found(_req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+macro_rules! problem_responses {
+    ($(#[doc = $doc:literal] $name:ident { $($status:literal => $description:literal),+ $(,)? })+) => {
+        $(
+            #[doc = $doc]
+            pub struct $name;
+
+            impl IntoResponses for $name {
+                fn responses() -> BTreeMap<String, RefOr<Response>> {
+                    BTreeMap::from([$(($status.to_string(), problem($description))),+])
+                }
+            }
+        )+
+    };
+}
+
+problem_responses! {
+    /// What any endpoint with a JSON body answers to a body it cannot read.
+    BadBody {
+        "400" => "Body is not a JSON object",
+        "413" => "Body over 16 KiB",
+        "415" => "Body is not application/json",
+    }
+    /// An endpoint that needs a session, without one.
+    Unauthenticated {
+        "401" => "No valid session",
+    }
+    /// An unsafe endpoint, asked by another site's page.
+    CrossSite {
+        "403" => "Cross-origin request",
+    }
+    /// An endpoint that checks a password behind the account throttle.
+    Throttled {
+        "429" => "Too many failed password checks for this account (with Retry-After)",
+    }
+    /// An endpoint that hashes a password or needs the database.
+    Busy {
+        "503" => "Hashing queue full or database unavailable (with Retry-After)",
+    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Parser as _;
-use latchkey::config::Cli;
+use latchkey::cli::Cli;
 use latchkey::startup::Application;
 use reqwest::cookie::{CookieStore as _, Jar};
 use serde_json::{Value, json};
@@ -16,6 +16,7 @@ pub const SECRET_KEY: &str = "bGF0Y2hrZXktdGVzdC1zZWNyZXQta2V5LWF0LWxlYXN0LTY0LW
 
 pub struct TestApp {
     pub address: String,
+    pub clock: latchkey::clock::Clock,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
     pub database: Arc<TestDatabase>,
@@ -161,6 +162,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         .expect("the application starts");
     let port = app.port();
     let handle = app.handle();
+    let clock = app.state().accounts.clock().clone();
     tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder()
@@ -170,6 +172,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         .expect("client");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        clock,
         client,
         jar,
         database,
@@ -282,9 +285,9 @@ impl TestApp {
         .await
     }
 
-    /// A pool on the test database, for looking at what is stored.
+    /// A connection to the test database, for looking at what is stored.
     pub fn db(&self) -> latchkey::db::PooledConn {
-        let cli = Cli::try_parse_from([
+        let settings = latchkey::config::Settings::from_args([
             "latchkey",
             "--database-url",
             &self.database.url(),
@@ -292,11 +295,58 @@ impl TestApp {
             "1",
         ])
         .expect("settings");
-        latchkey::db::build_pool(&cli.settings)
+        latchkey::db::build_pool(&settings)
             .expect("pool")
             .get()
             .expect("connection")
     }
+
+    /// The server's clock: tests move it forward instead of sleeping.
+    pub fn clock(&self) -> &latchkey::clock::Clock {
+        &self.clock
+    }
+}
+
+/// Waits until the server at `base` reports `busy` hashing threads on `/metrics` (a hash job has
+/// started): synchronisation on the server's own state, not a guess of how long a start takes.
+pub async fn wait_for_busy_hash_threads(base: &str, busy: u32) {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let wanted = format!("latchkey_hash_threads_busy {busy}");
+    loop {
+        let text = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.lines().any(|l| l == wanted) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {wanted} within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Inserts a user with a given stored hash straight into the database (imported or legacy
+/// hashes), as the Flask import would.
+pub fn insert_user(conn: &mut latchkey::db::Conn, name: &str, hash: &str) {
+    latchkey::db::users::insert(
+        conn,
+        &latchkey::db::users::NewUser {
+            username: name,
+            username_key: &name.to_lowercase(),
+            password_hash: hash,
+            created_at: 0,
+            updated_at: 0,
+        },
+    )
+    .expect("insert a user");
 }
 
 /// Asserts a problem+json response and returns its body.
@@ -417,6 +467,19 @@ impl BinaryServer {
         format!("{}{}", self.address, path)
     }
 
+    /// The JSON log lines, once `ready` holds for them (the log arrives through a pipe and a
+    /// reader thread, a little after the response); at most 10 s.
+    pub async fn log_lines_when(&self, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let lines = self.log_lines();
+            if ready(&lines) || std::time::Instant::now() >= deadline {
+                return lines;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// The JSON log lines so far.
     pub fn log_lines(&self) -> Vec<Value> {
         self.logs
@@ -465,4 +528,53 @@ pub async fn assert_one_registration_wins(attempts: Vec<(String, String)>) {
     let created = statuses.iter().filter(|s| **s == 201).count();
     let conflicts = statuses.iter().filter(|s| **s == 409).count();
     assert_eq!((created, conflicts), (1, total - 1), "{statuses:?}");
+}
+
+/// A database fault on demand: while it lives, every `operation` (`INSERT` or `DELETE`) on
+/// `table` fails inside the database, on SQLite and PostgreSQL alike, so that a test can make
+/// the *last* write of a use case fail and look for anything the earlier writes left behind.
+pub struct ForcedFailure<'a> {
+    app: &'a TestApp,
+    name: String,
+    table: String,
+}
+
+impl<'a> ForcedFailure<'a> {
+    pub fn on(app: &'a TestApp, operation: &str, table: &str) -> Self {
+        use diesel::RunQueryDsl as _;
+        let name = format!("latchkey_test_fail_{}_{table}", operation.to_lowercase());
+        let sql = if app.database.is_postgres() {
+            format!(
+                "CREATE OR REPLACE FUNCTION latchkey_test_fail() RETURNS trigger AS $$ \
+                 BEGIN RAISE EXCEPTION 'forced failure'; END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER {name} BEFORE {operation} ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION latchkey_test_fail();"
+            )
+        } else {
+            format!(
+                "CREATE TRIGGER {name} BEFORE {operation} ON {table} \
+                 BEGIN SELECT RAISE(ABORT, 'forced failure'); END;"
+            )
+        };
+        diesel::connection::SimpleConnection::batch_execute(&mut *app.db(), &sql)
+            .expect("create the failing trigger");
+        let _ = diesel::sql_query("SELECT 1").execute(&mut *app.db());
+        Self {
+            app,
+            name,
+            table: table.to_owned(),
+        }
+    }
+}
+
+impl Drop for ForcedFailure<'_> {
+    fn drop(&mut self) {
+        let sql = if self.app.database.is_postgres() {
+            format!("DROP TRIGGER {} ON {}", self.name, self.table)
+        } else {
+            format!("DROP TRIGGER {}", self.name)
+        };
+        diesel::connection::SimpleConnection::batch_execute(&mut *self.app.db(), &sql)
+            .expect("drop the failing trigger");
+    }
 }

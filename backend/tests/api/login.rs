@@ -133,9 +133,9 @@ async fn weaker_and_legacy_hashes_are_upgraded_on_login() {
     // A user imported from the original Flask app (Werkzeug's format, computed independently
     // with Python's hashlib) and one with a PHC hash weaker than configured.
     let werkzeug = "pbkdf2:sha256:1000$abcdefghijklmnop$b2443c0df37736fc59aed4783ee8904c248ba8cd98ccdfdaa46a3b89739cd13b";
-    latchkey::db::users::insert(&mut conn, "flask_user", "flask_user", werkzeug).expect("insert");
+    crate::helpers::insert_user(&mut conn, "flask_user", werkzeug);
     let weak = latchkey::domain::hash_password(PASSWORD, 1000);
-    latchkey::db::users::insert(&mut conn, "weak_user", "weak_user", &weak).expect("insert");
+    crate::helpers::insert_user(&mut conn, "weak_user", &weak);
 
     assert_problem(
         app.login("flask_user", "wrong").await,
@@ -170,7 +170,7 @@ async fn stronger_hashes_are_never_downgraded() {
     let app = spawn_app().await; // 1000 iterations configured
     let mut conn = app.db();
     let strong = latchkey::domain::hash_password(PASSWORD, 5000);
-    latchkey::db::users::insert(&mut conn, "strong", "strong", &strong).expect("insert");
+    crate::helpers::insert_user(&mut conn, "strong", &strong);
     assert_eq!(app.login("strong", PASSWORD).await.status(), 200);
     assert_eq!(stored_hash(&app, "strong"), strong);
 }
@@ -179,13 +179,7 @@ async fn stronger_hashes_are_never_downgraded() {
 async fn unusable_stored_hashes_fail_like_a_wrong_password() {
     let app = spawn_app().await;
     let mut conn = app.db();
-    latchkey::db::users::insert(
-        &mut conn,
-        "scrypt_user",
-        "scrypt_user",
-        "scrypt:32768:8:1$salt$00ff",
-    )
-    .expect("insert");
+    crate::helpers::insert_user(&mut conn, "scrypt_user", "scrypt:32768:8:1$salt$00ff");
     assert_problem(
         app.login("scrypt_user", PASSWORD).await,
         401,

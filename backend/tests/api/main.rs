@@ -21,4 +21,5 @@ mod security;
 mod security_doc;
 mod sessions;
 mod shutdown;
+mod transactions;
 mod unavailable;

@@ -1,7 +1,6 @@
-//! `GET /metrics`: the contract's names in the Prometheus text format. The recorder is
-//! process-wide and these tests share the process with every other API test, so they assert
-//! observations only they make (an odd method on a route) or deltas, and the gauges that are
-//! computed from the scraped server's own database.
+//! `GET /metrics`: the contract's names in the Prometheus text format. Every server has a
+//! recorder of its own, so these tests assert exact counts of what they did, whatever other
+//! tests do in the same process at the same time.
 
 use serde_json::json;
 
@@ -34,7 +33,7 @@ fn sample(text: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn requests_are_counted_by_method_route_template_and_status() {
     let app = spawn_app().await;
-    // PATCH on the health route is an observation no other test makes.
+    // Three PATCHes on the health route, which accepts only GET.
     for _ in 0..3 {
         let res = app
             .client
@@ -99,7 +98,6 @@ async fn raw_paths_and_odd_methods_never_become_labels() {
 #[tokio::test]
 async fn logins_registrations_and_sessions_are_counted() {
     let app = spawn_app().await;
-    let before = scrape(&app).await;
     let success = r#"latchkey_logins_total{outcome="success"}"#;
     let failure = r#"latchkey_logins_total{outcome="failure"}"#;
 
@@ -125,11 +123,13 @@ async fn logins_registrations_and_sessions_are_counted() {
     );
 
     let after = scrape(&app).await;
-    // Other tests log in concurrently in this process: at least ours were counted.
-    assert!(sample(&after, success) - sample(&before, success) >= 2.0);
-    assert!(sample(&after, failure) - sample(&before, failure) >= 2.0);
-    let registrations = "latchkey_registrations_total";
-    assert!(sample(&after, registrations) - sample(&before, registrations) >= 2.0);
+    assert_eq!(sample(&after, success), 2.0, "{after}");
+    assert_eq!(sample(&after, failure), 2.0, "{after}");
+    assert_eq!(
+        sample(&after, r#"latchkey_logins_total{outcome="throttled"}"#),
+        0.0
+    );
+    assert_eq!(sample(&after, "latchkey_registrations_total"), 2.0);
     // Computed from this server's database at scrape time: exactly ours, one session each
     // (failed logins start none).
     assert_eq!(sample(&after, "latchkey_active_sessions"), 2.0, "{after}");
@@ -155,7 +155,7 @@ async fn refused_hash_jobs_are_counted() {
     )
     .await;
     let name = "latchkey_hash_rejections_total";
-    let before = sample(&scrape(&app).await, name);
+    assert_eq!(sample(&scrape(&app).await, name), 0.0);
     let mut tasks = Vec::new();
     for i in 0..6 {
         let client = app.fresh_client();
@@ -178,11 +178,7 @@ async fn refused_hash_jobs_are_counted() {
         }
     }
     assert!(busy >= 1.0, "someone was refused");
-    let after = sample(&scrape(&app).await, name);
-    assert!(
-        after - before >= busy,
-        "{before} -> {after}, {busy} refused"
-    );
+    assert_eq!(sample(&scrape(&app).await, name), busy);
 }
 
 #[tokio::test]

@@ -48,8 +48,13 @@ async fn invalid_fields_are_listed_with_stable_codes() {
             vec![("username", "required"), ("password", "required")],
         ),
         (
+            // No field is nullable: null is a value of the wrong type, not an absent field.
             json!({"username": null, "password": PASSWORD}),
-            vec![("username", "required")],
+            vec![("username", "invalid_type")],
+        ),
+        (
+            json!({"username": "ok_name", "password": PASSWORD, "remember": true}),
+            vec![("remember", "unknown_field")],
         ),
         (
             json!({"username": "", "password": PASSWORD}),

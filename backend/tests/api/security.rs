@@ -195,7 +195,10 @@ async fn the_account_throttle_grows_and_a_success_resets_it() {
     let res = app.login(&name.to_uppercase(), PASSWORD).await;
     assert_eq!(retry_after(&res), 2);
     assert_problem(res, 429, "too_many_attempts").await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Just before the end of the lock it still holds; then it is over.
+    app.clock().advance(Duration::from_millis(1900));
+    assert_problem(app.login(&name, PASSWORD).await, 429, "too_many_attempts").await;
+    app.clock().advance(Duration::from_millis(150));
     // One more failure doubles the lock.
     assert_problem(
         app.login(&name, "wrong password 2").await,
@@ -206,7 +209,7 @@ async fn the_account_throttle_grows_and_a_success_resets_it() {
     let res = app.login(&name, PASSWORD).await;
     assert_eq!(retry_after(&res), 4);
     assert_problem(res, 429, "too_many_attempts").await;
-    tokio::time::sleep(Duration::from_millis(4100)).await;
+    app.clock().advance(Duration::from_millis(4050));
     // A success resets the streak: the next failure is a plain 401 again.
     assert_eq!(app.login(&name, PASSWORD).await.status(), 200);
     for _ in 0..2 {
@@ -260,9 +263,9 @@ async fn a_throttled_attempt_computes_no_hash() {
     // Ten failures, each made just as the previous lock ran out, the last 100 s ago.
     use latchkey::db::throttles::{Attempt, begin_attempt, lock_secs};
     let mut conn = app.db();
-    let mut at = latchkey::db::now() - 1122;
+    let mut at = latchkey::clock::Clock::system().now() - 1122;
     for _ in 0..10 {
-        match begin_attempt(&mut conn, "locked_name", at, 1).expect("attempt") {
+        match begin_attempt(&mut conn, "locked_name", at * 1000, 1).expect("attempt") {
             Attempt::Allowed { failures } => at += lock_secs(failures, 1),
             Attempt::Locked { .. } => panic!("each attempt comes after the lock"),
         }
@@ -280,7 +283,7 @@ async fn a_throttled_attempt_computes_no_hash() {
                 .status()
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::helpers::wait_for_busy_hash_threads(&app.address, 1).await;
     let control = app.login("someone_else", PASSWORD).await;
     assert_problem(control, 503, "server_busy").await;
     let locked = app.login("Locked_Name", PASSWORD).await;
@@ -425,10 +428,13 @@ async fn every_authentication_attempt_is_logged_without_secrets() {
         .status(),
         429
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
     let events: Vec<serde_json::Value> = server
-        .log_lines()
+        .log_lines_when(|lines| {
+            lines
+                .iter()
+                .any(|l| l["event"] == "login_throttled" && l["target"] == "latchkey::audit")
+        })
+        .await
         .into_iter()
         .filter(|l| l["target"] == "latchkey::audit")
         .collect();

@@ -108,7 +108,8 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
             .await
             .map(|r| r.status().as_u16())
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    crate::helpers::wait_for_busy_hash_threads(&format!("http://127.0.0.1:{}", server.port), 1)
+        .await;
     assert!(
         !in_flight.is_finished(),
         "the request is still being served"

@@ -1,11 +1,10 @@
 //! Cross-cutting HTTP behaviour, outermost first:
 //! - `request_context`: request id (propagated when sane, else generated), a tracing span per
-//!   request with its completion log line, and the security and caching headers;
+//!   request with its completion log line (naming the same route label as the metrics), and the
+//!   security and caching headers;
 //! - `problem_fallback`: any error response not already a problem (routing, body limits)
 //!   becomes `application/problem+json`; `request_context` does the same for errors raised by
-//!   middleware (a failing session store);
-//! - `remember_cookie`: gives the session cookie a `Max-Age` when the login asked to be
-//!   remembered (actix-session's lifecycle is global; "remember" is per session).
+//!   middleware (a failing session store).
 
 use std::time::Instant;
 
@@ -14,21 +13,15 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage as _, ResponseError as _, web};
+use actix_web::{Error, HttpMessage as _, ResponseError as _};
 use tracing::Instrument as _;
 
 use crate::error::{ApiError, PROBLEM_JSON, status_problem};
-use crate::state::AppState;
+use crate::metrics::route_label;
 
 /// The id of the current request, for handlers and logs.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
-
-/// Put in a response's extensions by handlers that start or renew a remembered session.
-#[derive(Debug, Clone, Copy)]
-pub struct RememberCookie {
-    pub max_age_secs: i64,
-}
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -46,7 +39,10 @@ pub const API_CSP: &str = "default-src 'none'; base-uri 'none'; frame-ancestors 
 pub const SPA_CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
                            form-action 'self'; object-src 'none'";
 
+/// Middleware: see the module documentation. `hsts`: whether responses carry
+/// `Strict-Transport-Security` (the server is reached over https).
 pub async fn request_context(
+    hsts: bool,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
@@ -54,9 +50,6 @@ pub async fn request_context(
     let id = sane_request_id(req.headers().get(X_REQUEST_ID))
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let hsts = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|s| s.settings.cookie_is_secure());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -69,6 +62,7 @@ pub async fn request_context(
         hsts,
         is_api,
     };
+    let pattern = req.match_pattern();
     let result = next.call(req).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut res = match result {
@@ -81,7 +75,7 @@ pub async fn request_context(
                 Some(api) => api.error_response(),
                 // The session store could not reach the database.
                 None if is_session_store_error(&err) => {
-                    ApiError::Unavailable(err.to_string()).error_response()
+                    ApiError::Unavailable(anyhow::anyhow!("session store: {err}")).error_response()
                 }
                 None => status_problem(status),
             };
@@ -94,7 +88,7 @@ pub async fn request_context(
     };
     context.apply(res.headers_mut());
     let status = res.status().as_u16();
-    let route = res.request().match_pattern().unwrap_or_default();
+    let route = route_label(pattern, status);
     span.in_scope(|| {
         if status >= 500 {
             tracing::error!(status, route, latency_ms, "request failed");
@@ -180,38 +174,6 @@ pub async fn problem_fallback(
         problem.headers_mut().insert(header::ALLOW, allow);
     }
     Ok(ServiceResponse::new(http_req, problem))
-}
-
-pub async fn remember_cookie(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let cookie_name = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.settings.cookie_name());
-    let mut res = next.call(req).await?;
-    let remember = res.response().extensions().get::<RememberCookie>().copied();
-    let (Some(remember), Some(name)) = (remember, cookie_name) else {
-        return Ok(res);
-    };
-    let prefix = format!("{name}=");
-    let headers = res.headers_mut();
-    let cookies: Vec<HeaderValue> = headers.get_all(header::SET_COOKIE).cloned().collect();
-    headers.remove(header::SET_COOKIE);
-    for cookie in cookies {
-        let text = cookie.to_str().unwrap_or_default();
-        let is_new_session = text.starts_with(&prefix)
-            && !text[prefix.len()..].starts_with(';')
-            && !text.contains("Max-Age=");
-        let value = if is_new_session {
-            HeaderValue::from_str(&format!("{text}; Max-Age={}", remember.max_age_secs.max(0)))
-                .unwrap_or(cookie)
-        } else {
-            cookie
-        };
-        headers.append(header::SET_COOKIE, value);
-    }
-    Ok(res)
 }
 
 #[cfg(test)]

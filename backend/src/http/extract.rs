@@ -1,7 +1,9 @@
 //! `ApiJson<T>`: the JSON body extractor every endpoint uses, so that bad bodies get the same
 //! problem shapes everywhere: 415 without a JSON content type, 413 over the size limit (checked
 //! against `Content-Length` before reading, and while reading), 400 when the body is not a JSON
-//! object, 422 naming the field when a value has the wrong type.
+//! object, 422 naming the field when a value has the wrong type (`null` included: no request
+//! field is nullable) or the field is unknown (request types deny unknown fields, and the
+//! OpenAPI document says `additionalProperties: false`).
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web::BytesMut};
@@ -10,7 +12,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
 use crate::config::MAX_BODY_BYTES;
-use crate::domain::FieldError;
+use crate::domain::{FieldCode, FieldError};
 use crate::error::ApiError;
 
 #[derive(Debug)]
@@ -76,22 +78,48 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             format!("invalid JSON at line {} column {}", e.line(), e.column())
         })
     })?;
-    if !value.is_object() {
+    let serde_json::Value::Object(fields) = &value else {
         return Err(ApiError::MalformedBody(format!(
             "expected an object, got {}",
             json_kind(&value)
         )));
+    };
+    let nulls: Vec<FieldError> = fields
+        .iter()
+        .filter(|(_, v)| v.is_null())
+        .map(|(name, _)| {
+            FieldError::new(
+                name,
+                FieldCode::InvalidType,
+                format!("{name} must not be null."),
+            )
+        })
+        .collect();
+    if !nulls.is_empty() {
+        return Err(ApiError::Validation(nulls));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
         let message = e.inner().to_string();
+        // serde's wording for `deny_unknown_fields`: "unknown field `x`, expected …".
+        if let Some(name) = message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name)
+        {
+            return ApiError::Validation(vec![FieldError::new(
+                name,
+                FieldCode::UnknownField,
+                format!("{name} is not a field of this request."),
+            )]);
+        }
+        let field = e.path().to_string();
         let expected = message
             .split_once(", expected ")
             .map(|(_, exp)| exp.to_owned())
             .unwrap_or_else(|| "a different type".to_owned());
         ApiError::Validation(vec![FieldError::new(
             &field,
-            "invalid_type",
+            FieldCode::InvalidType,
             format!("{field} must be {expected}."),
         )])
     })
@@ -115,17 +143,14 @@ pub struct Required(Vec<FieldError>);
 impl Required {
     pub fn take<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
         if value.is_none() {
-            self.0.push(FieldError::new(
-                field,
-                "required",
-                format!("{field} is required."),
-            ));
+            self.0.push(FieldError::required(field));
         }
         value
     }
 
-    pub fn into_errors(self) -> Vec<FieldError> {
-        self.0
+    /// The problem listing every missing field.
+    pub fn into_error(self) -> ApiError {
+        ApiError::Validation(self.0)
     }
 }
 
@@ -134,6 +159,7 @@ mod tests {
     use super::*;
 
     #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Body {
         name: Option<String>,
         #[allow(dead_code)]
@@ -157,7 +183,7 @@ mod tests {
         match err("{\"name\": 5}") {
             ApiError::Validation(errors) => {
                 assert_eq!(errors[0].field, "name");
-                assert_eq!(errors[0].code, "invalid_type");
+                assert_eq!(errors[0].code, FieldCode::InvalidType);
                 assert!(
                     errors[0].message.contains("a string"),
                     "{}",
@@ -166,10 +192,23 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        let ok: Body =
-            parse(b"{\"name\":\"x\",\"extra\":[1]}").expect("unknown fields are ignored");
+        let ok: Body = parse(b"{\"name\":\"x\"}").expect("parses");
         assert_eq!(ok.name.as_deref(), Some("x"));
-        let nulls: Body = parse(b"{\"name\":null}").expect("null is absent");
-        assert!(nulls.name.is_none());
+        let absent: Body = parse(b"{}").expect("optional fields may be absent");
+        assert!(absent.name.is_none());
+        match err("{\"name\":\"x\",\"extra\":[1]}") {
+            ApiError::Validation(errors) => {
+                assert_eq!(errors[0].field, "extra");
+                assert_eq!(errors[0].code, FieldCode::UnknownField);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match err("{\"name\":null,\"flag\":null}") {
+            ApiError::Validation(errors) => {
+                assert_eq!(errors.len(), 2, "{errors:?}");
+                assert!(errors.iter().all(|e| e.code == FieldCode::InvalidType));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

@@ -4,15 +4,16 @@
 //! refused with 403 `cross_origin_request`. Requests with neither header (curl, HTTPie,
 //! generated clients) are not browser requests and pass. `SameSite=Lax` is the second layer.
 
+use std::sync::Arc;
+
+use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
-use actix_web::{Error, web};
 
 use crate::config::Settings;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The verdict for one request.
 pub fn is_allowed(
@@ -59,36 +60,37 @@ pub fn is_allowed(
     }
 }
 
+/// Middleware: refuses cross-origin unsafe requests under `/api/`. It is built with the
+/// settings it needs, so there is no configuration it could be missing and let requests through.
 pub async fn cross_origin_guard(
+    settings: Arc<Settings>,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     if req.path().starts_with("/api/") {
-        if let Some(state) = req.app_data::<web::Data<AppState>>() {
-            let headers = req.headers();
-            let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-            // The Host header itself (HTTP/2: the authority), never X-Forwarded-Host.
-            let host = get(header::HOST.as_str())
-                .map(str::to_owned)
-                .or_else(|| req.uri().authority().map(|a| a.to_string()));
-            let allowed = is_allowed(
-                req.method(),
-                get("sec-fetch-site"),
-                get(header::ORIGIN.as_str()),
-                host.as_deref(),
-                &state.settings,
+        let headers = req.headers();
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        // The Host header itself (HTTP/2: the authority), never X-Forwarded-Host.
+        let host = get(header::HOST.as_str())
+            .map(str::to_owned)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()));
+        let allowed = is_allowed(
+            req.method(),
+            get("sec-fetch-site"),
+            get(header::ORIGIN.as_str()),
+            host.as_deref(),
+            &settings,
+        );
+        if !allowed {
+            crate::audit!(
+                warn,
+                event = "cross_origin_refused",
+                origin = get(header::ORIGIN.as_str()).unwrap_or_default(),
+                sec_fetch_site = get("sec-fetch-site").unwrap_or_default(),
+                path = req.path(),
+                "cross-origin request refused"
             );
-            if !allowed {
-                tracing::warn!(
-                    target: "latchkey::audit",
-                    event = "cross_origin_refused",
-                    origin = get(header::ORIGIN.as_str()).unwrap_or_default(),
-                    sec_fetch_site = get("sec-fetch-site").unwrap_or_default(),
-                    path = req.path(),
-                    "cross-origin request refused"
-                );
-                return Err(ApiError::CrossOrigin.into());
-            }
+            return Err(ApiError::CrossOrigin.into());
         }
     }
     next.call(req).await
@@ -97,14 +99,11 @@ pub async fn cross_origin_guard(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser as _;
 
     fn settings(args: &[&str]) -> Settings {
         let mut all = vec!["latchkey"];
         all.extend_from_slice(args);
-        crate::config::Cli::try_parse_from(all)
-            .expect("settings")
-            .settings
+        Settings::from_args(all).expect("settings")
     }
 
     #[test]

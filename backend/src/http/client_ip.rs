@@ -30,8 +30,8 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpNet]) -> Option<IpAddr> {
 
 /// Where a request came from, as stored with sessions and events: the client address and the
 /// user agent (cut to 256 characters).
-pub fn request_origin(req: &HttpRequest, trusted: &[IpNet]) -> crate::db::events::Origin {
-    crate::db::events::Origin {
+pub fn request_origin(req: &HttpRequest, trusted: &[IpNet]) -> crate::domain::Origin {
+    crate::domain::Origin {
         ip: client_ip(req, trusted).map(|ip| ip.to_string()),
         user_agent: req
             .headers()

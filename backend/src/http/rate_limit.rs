@@ -13,7 +13,7 @@ use actix_web::{Error, web};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::client_ip::client_ip;
+use super::client_ip::client_ip;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -68,30 +68,34 @@ fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Middleware for the rate-limited resources.
-pub async fn rate_limited(
+/// Middleware for the rate-limited resources (`wrap` in their route attributes). Without the
+/// application state it refuses the request rather than let it through unlimited.
+pub async fn limited(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    if let Some(state) = req.app_data::<web::Data<AppState>>() {
-        if let Some(limiter) = &state.rate_limiter {
-            let ip = client_ip(req.request(), &state.settings.trusted_proxies);
-            if let Some(ip) = ip {
-                if let Err(retry_after) = limiter.check(ip) {
-                    tracing::warn!(
-                        target: "latchkey::audit",
-                        event = "rate_limited",
-                        client_ip = %ip,
-                        path = req.path(),
-                        retry_after,
-                        "client rate limit exceeded"
-                    );
-                    return Err(ApiError::RateLimited {
-                        retry_after: retry_after.max(1),
-                    }
-                    .into());
-                }
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "the rate limit has no application state: refusing rather than not limiting"
+        ))
+    })?;
+    if let (Some(limiter), Some(ip)) = (
+        &state.rate_limiter,
+        client_ip(req.request(), &state.settings.trusted_proxies),
+    ) {
+        if let Err(retry_after) = limiter.check(ip) {
+            crate::audit!(
+                warn,
+                event = "rate_limited",
+                client_ip = %ip,
+                path = req.path(),
+                retry_after,
+                "client rate limit exceeded"
+            );
+            return Err(ApiError::RateLimited {
+                retry_after: retry_after.max(1),
             }
+            .into());
         }
     }
     next.call(req).await

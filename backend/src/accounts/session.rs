@@ -1,0 +1,93 @@
+//! The session check of every authenticated request: a cookie key in, the session's state out.
+
+use super::Accounts;
+use crate::db::sessions::{self, SessionWithUser};
+use crate::domain::{SessionState, User, session_key_hash};
+use crate::error::ApiError;
+
+impl Accounts {
+    /// The live session a cookie key names, or `None`. One indexed read; a session past its
+    /// absolute lifetime or idle for too long is deleted and is `None`, whatever the browser
+    /// still sends. "Last seen" is written at most once per `touch_every`, so ordinary requests
+    /// are reads only.
+    pub async fn session(&self, key: &str) -> Result<Option<SessionState>, ApiError> {
+        let hash = session_key_hash(key);
+        let found = match self
+            .db
+            .read_inline(|c| sessions::find_by_key_hash(c, &hash))
+        {
+            Some(read) => read?,
+            None => {
+                self.db
+                    .run(move |c| Ok::<_, ApiError>(sessions::find_by_key_hash(c, &hash)?))
+                    .await?
+            }
+        };
+        let Some(SessionWithUser {
+            session: row,
+            username,
+            user_created_at,
+        }) = found
+        else {
+            return Ok(None);
+        };
+        let live = self.liveness();
+        if !live.is_live(&row) {
+            let id = row.id;
+            self.db
+                .run(move |c| Ok::<_, ApiError>(sessions::delete_by_id(c, id)?))
+                .await?;
+            return Ok(None);
+        }
+        if live.now - row.last_seen_at >= self.touch_every {
+            let (id, now) = (row.id, live.now);
+            self.db
+                .run(move |c| Ok::<_, ApiError>(sessions::touch(c, id, now)?))
+                .await?;
+        }
+        Ok(Some(SessionState {
+            user: User {
+                id: row.user_id,
+                username,
+                created_at: user_created_at,
+            },
+            public_id: row.public_id,
+            logged_in_at: row.logged_in_at,
+            expires_at: row.expires_at,
+            remember: row.remember,
+        }))
+    }
+
+    /// Deletes expired sessions and stale throttle rows; returns how many of each.
+    pub async fn clean_up(&self) -> Result<(usize, usize), ApiError> {
+        let live = self.liveness();
+        self.db
+            .run(move |c| {
+                let sessions = sessions::delete_expired(c, live)?;
+                let throttles = crate::db::throttles::delete_stale(c, live.now)?;
+                Ok::<_, ApiError>((sessions, throttles))
+            })
+            .await
+    }
+
+    /// Deletes the session a cookie key names, if any (the session middleware's purge).
+    pub async fn forget_session(&self, key: &str) -> Result<(), ApiError> {
+        let hash = session_key_hash(key);
+        self.db
+            .run(move |c| Ok::<_, ApiError>(sessions::delete_by_key_hash(c, &hash)?))
+            .await
+            .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touch_interval_is_at_most_a_minute_and_scales_down() {
+        assert_eq!(Accounts::touch_every(8 * 3600), 60);
+        assert_eq!(Accounts::touch_every(8), 2);
+        assert_eq!(Accounts::touch_every(1), 0);
+    }
+}

@@ -1,0 +1,79 @@
+//! The security events a user sees in their activity list, and where a request came from.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What happened. Stored as its snake_case name; the API shows the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Registered,
+    Login,
+    /// A wrong password: at login, or when an account change re-checked it.
+    LoginFailed,
+    Logout,
+    PasswordChanged,
+    SessionRevoked,
+    SessionsRevoked,
+}
+
+impl EventKind {
+    pub const ALL: [Self; 7] = [
+        Self::Registered,
+        Self::Login,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::PasswordChanged,
+        Self::SessionRevoked,
+        Self::SessionsRevoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Login => "login",
+            Self::LoginFailed => "login_failed",
+            Self::Logout => "logout",
+            Self::PasswordChanged => "password_changed",
+            Self::SessionRevoked => "session_revoked",
+            Self::SessionsRevoked => "sessions_revoked",
+        }
+    }
+
+    /// The kind a stored name stands for; `None` for a name this version does not know.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// Where a request came from, as recorded with events and sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Origin {
+    /// How administrator actions appear in the user's activity.
+    pub fn admin_command_line() -> Self {
+        Self {
+            ip: None,
+            user_agent: Some("latchkey admin command line".to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_match_serde() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).expect("json");
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(EventKind::parse("nonsense"), None);
+    }
+}

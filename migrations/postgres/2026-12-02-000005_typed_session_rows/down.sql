@@ -1,0 +1,2 @@
+ALTER TABLE sessions ADD COLUMN state TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE sessions DROP COLUMN logged_in_at;

@@ -1,18 +1,15 @@
 //! Prometheus metrics: one recorder per application (never the process-global one, so that two
-//! servers in one process, as in the tests, count apart and tests can assert exact numbers), the
-//! counters the use cases bump, and the request middleware. The names and labels are part of the
+//! servers in one process, as in the tests, count apart and tests can assert exact numbers), and
+//! the counters the use cases bump. The request middleware that feeds the HTTP series is
+//! `http::middleware::track_requests`. The names and labels are part of the
 //! contract (README, "Operations").
 //!
 //! Labels are bounded on purpose: the route is the route template (never the raw path), unknown
 //! methods are `other`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
-use actix_web::middleware::Next;
 use metrics::{Counter, Gauge, Key, Label, Level, Metadata, Recorder as _, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
@@ -248,19 +245,14 @@ fn describe(recorder: &PrometheusRecorder) {
 
 /// The method label: the standard methods by name, anything else `other` (methods are
 /// arbitrary tokens: a client must not be able to mint label values).
-pub fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "other",
-    }
+pub fn method_label(method: &str) -> &'static str {
+    const STANDARD: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    STANDARD
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or("other")
 }
 
 /// The route label, in metrics and in the request log line alike: the matched route template,
@@ -272,32 +264,6 @@ pub fn route_label(pattern: Option<String>, status: u16) -> String {
         None if status < 400 => STATIC.to_owned(),
         None => UNMATCHED.to_owned(),
     }
-}
-
-/// Middleware: counts every request and times it, outermost so that it sees the final status
-/// (after errors became problems) and the whole latency.
-pub async fn track_requests(
-    metrics: Metrics,
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = method_label(req.method());
-    // The template comes from the resource map, not from routing: it is known before the call,
-    // and stays known when an inner middleware fails and the request is gone.
-    let pattern = req.match_pattern();
-    let result = next.call(req).await;
-    let status = match &result {
-        Ok(res) => res.status().as_u16(),
-        Err(err) => err.as_response_error().status_code().as_u16(),
-    };
-    metrics.request(
-        method,
-        &route_label(pattern, status),
-        status,
-        started.elapsed(),
-    );
-    result
 }
 
 #[cfg(test)]
@@ -313,9 +279,9 @@ mod tests {
 
     #[test]
     fn labels_are_bounded() {
-        assert_eq!(method_label(&Method::GET), "GET");
-        let odd = Method::from_bytes(b"BREW").expect("a token");
-        assert_eq!(method_label(&odd), "other");
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("BREW"), "other");
+        assert_eq!(method_label("get"), "other");
         assert_eq!(route_label(Some("/api/me".into()), 200), "/api/me");
         assert_eq!(route_label(None, 404), UNMATCHED);
         assert_eq!(route_label(None, 405), UNMATCHED);

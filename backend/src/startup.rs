@@ -24,10 +24,10 @@ use crate::clock::{Clock, secs};
 use crate::config::{DatabaseUrl, RECOMMENDED_MIN_ITERATIONS, Settings};
 use crate::db::{self, Db, DbPool};
 use crate::http::csrf::cross_origin_guard;
-use crate::http::middleware::{problem_fallback, request_context};
+use crate::http::middleware::{problem_fallback, request_context, track_requests};
 use crate::http::rate_limit::ClientRateLimiter;
 use crate::http::session::{DbSessionStore, remember_cookie};
-use crate::metrics::{Metrics, UPKEEP_EVERY, track_requests};
+use crate::metrics::{Metrics, UPKEEP_EVERY};
 use crate::routes::{self, AllowedMethods, frontend::FrontendSource, operations::OpenApiJson};
 use crate::state::AppState;
 

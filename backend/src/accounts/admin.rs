@@ -111,14 +111,7 @@ impl Accounts {
                 if !users::set_hash(c, id, &hash, now)? {
                     return Err(ApiError::NotFound);
                 }
-                events::record(
-                    c,
-                    id,
-                    EventKind::PasswordChanged,
-                    &Origin::admin_command_line(),
-                    now,
-                )?;
-                Ok(sessions::delete_for_user(c, id)?)
+                end_sessions_by_admin(c, id, EventKind::PasswordChanged, now)
             })
             .await?;
         crate::audit!(
@@ -138,16 +131,7 @@ impl Accounts {
         let now = self.clock.now();
         let ended = self
             .db
-            .write(move |c| {
-                events::record(
-                    c,
-                    id,
-                    EventKind::SessionsRevoked,
-                    &Origin::admin_command_line(),
-                    now,
-                )?;
-                Ok::<_, ApiError>(sessions::delete_for_user(c, id)?)
-            })
+            .write(move |c| end_sessions_by_admin(c, id, EventKind::SessionsRevoked, now))
             .await?;
         crate::audit!(
             info,
@@ -198,6 +182,18 @@ impl Accounts {
             })
             .await
     }
+}
+
+/// Records what the administrator did and ends every session of the user, inside the caller's
+/// transaction; returns how many sessions ended.
+fn end_sessions_by_admin(
+    conn: &mut Conn,
+    user_id: i32,
+    kind: EventKind,
+    now: i64,
+) -> Result<usize, ApiError> {
+    events::record(conn, user_id, kind, &Origin::admin_command_line(), now)?;
+    Ok(sessions::delete_for_user(conn, user_id)?)
 }
 
 enum Decision {

@@ -81,9 +81,9 @@ fn explain(err: ApiError) -> anyhow::Error {
         ApiError::Validation(errors) => {
             let reasons: Vec<String> = errors
                 .iter()
-                .map(|e| format!("{} ({}): {}", e.field, e.code, e.message))
+                .map(|e| format!("{} rejected ({}): {}", e.field, e.code, e.message))
                 .collect();
-            anyhow::anyhow!("rejected: {}", reasons.join("; "))
+            anyhow::anyhow!("{}", reasons.join("; "))
         }
         ApiError::Unavailable(cause) | ApiError::Internal(cause) => cause,
         other => anyhow::Error::from(other),
@@ -142,10 +142,6 @@ async fn create(accounts: &Accounts, raw: &str) -> anyhow::Result<()> {
         .await
         .map_err(|e| match e {
             ApiError::UsernameTaken => anyhow::anyhow!("username {:?} is taken", name.display()),
-            ApiError::Validation(errors) => {
-                let e = &errors[0];
-                anyhow::anyhow!("password rejected ({}): {}", e.code, e.message)
-            }
             other => explain(other),
         })?;
     println!("created user {} (id {})", user.username, user.id);
@@ -174,10 +170,6 @@ async fn set_password(accounts: &Accounts, raw: &str) -> anyhow::Result<()> {
             .admin_set_password(&name, password)
             .await
             .map_err(|e| match e {
-                ApiError::Validation(errors) => {
-                    let e = &errors[0];
-                    anyhow::anyhow!("password rejected ({}): {}", e.code, e.message)
-                }
                 ApiError::NotFound => {
                     anyhow::anyhow!("no user named {:?} (deleted meanwhile)", name.display())
                 }

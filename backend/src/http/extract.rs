@@ -152,6 +152,18 @@ impl Required {
     pub fn into_error(self) -> ApiError {
         ApiError::Validation(self.0)
     }
+
+    /// Both fields, or one problem naming each that is missing.
+    pub fn pair<A, B>(
+        (a_name, a): (&str, Option<A>),
+        (b_name, b): (&str, Option<B>),
+    ) -> Result<(A, B), ApiError> {
+        let mut required = Self::default();
+        match (required.take(a_name, a), required.take(b_name, b)) {
+            (Some(a), Some(b)) => Ok((a, b)),
+            _ => Err(required.into_error()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 //! Cross-cutting HTTP behaviour, outermost first:
+//! - `track_requests`: counts and times every request for `/metrics`;
 //! - `request_context`: request id (propagated when sane, else generated), a tracing span per
 //!   request with its completion log line (naming the same route label as the metrics), and the
 //!   security and caching headers;
@@ -17,7 +18,7 @@ use actix_web::{Error, HttpMessage as _, ResponseError as _};
 use tracing::Instrument as _;
 
 use crate::error::{ApiError, PROBLEM_JSON, status_problem};
-use crate::metrics::route_label;
+use crate::metrics::{Metrics, method_label, route_label};
 
 /// The id of the current request, for handlers and logs.
 #[derive(Debug, Clone)]
@@ -174,6 +175,32 @@ pub async fn problem_fallback(
         problem.headers_mut().insert(header::ALLOW, allow);
     }
     Ok(ServiceResponse::new(http_req, problem))
+}
+
+/// Middleware: counts every request and times it, outermost so that it sees the final status
+/// (after errors became problems) and the whole latency.
+pub async fn track_requests(
+    metrics: Metrics,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = method_label(req.method().as_str());
+    // The template comes from the resource map, not from routing: it is known before the call,
+    // and stays known when an inner middleware fails and the request is gone.
+    let pattern = req.match_pattern();
+    let result = next.call(req).await;
+    let status = match &result {
+        Ok(res) => res.status().as_u16(),
+        Err(err) => err.as_response_error().status_code().as_u16(),
+    };
+    metrics.request(
+        method,
+        &route_label(pattern, status),
+        status,
+        started.elapsed(),
+    );
+    result
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    /// At most 128 characters; an empty one is `required`.
-    #[schema(required = true, value_type = String, format = Password, max_length = 128)]
+    /// 1–128 characters (an empty one is `required`).
+    #[schema(required = true, value_type = String, format = Password, min_length = 1, max_length = 128)]
     pub current_password: Option<SecretString>,
     /// The same rules as at registration.
     #[schema(required = true, value_type = String, format = Password, min_length = 8, max_length = 128)]
@@ -29,9 +29,8 @@ pub struct ChangePasswordRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteAccountRequest {
-    /// The current password, checked again (at most 128 characters; an empty one is
-    /// `required`).
-    #[schema(required = true, value_type = String, format = Password, max_length = 128)]
+    /// The current password, checked again: 1–128 characters (an empty one is `required`).
+    #[schema(required = true, value_type = String, format = Password, min_length = 1, max_length = 128)]
     pub password: Option<SecretString>,
 }
 
@@ -88,14 +87,15 @@ impl From<EventEntry> for EventInfo {
     }
 }
 
-/// A password field that must be present and not empty: an empty one is a missing one, not a
-/// wrong guess for the throttle to count.
-fn non_empty(
-    required: &mut Required,
-    field: &str,
-    value: Option<SecretString>,
-) -> Option<SecretString> {
-    required.take(field, value.filter(|p| !p.expose_secret().is_empty()))
+/// A current password: an empty one is a missing one, not a wrong guess for the throttle to
+/// count.
+fn non_empty(value: Option<SecretString>) -> Option<SecretString> {
+    value.filter(|p| !p.expose_secret().is_empty())
+}
+
+/// A list answer, each item in its API form.
+fn list<T, U: From<T> + Serialize>(items: Vec<T>) -> HttpResponse {
+    HttpResponse::Ok().json(items.into_iter().map(U::from).collect::<Vec<U>>())
 }
 
 /// The logged-in user.
@@ -138,13 +138,10 @@ pub async fn change_password(
         current_password,
         new_password,
     } = body.0;
-    let mut required = Required::default();
-    let (Some(current), Some(new)) = (
-        non_empty(&mut required, "current_password", current_password),
-        required.take("new_password", new_password),
-    ) else {
-        return Err(required.into_error());
-    };
+    let (current, new) = Required::pair(
+        ("current_password", non_empty(current_password)),
+        ("new_password", new_password),
+    )?;
     let renewed = state
         .accounts
         .change_password(&auth.0, current, new, state.origin(&req))
@@ -178,7 +175,7 @@ pub async fn delete_account(
     body: ApiJson<DeleteAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let mut required = Required::default();
-    let Some(password) = non_empty(&mut required, "password", body.0.password) else {
+    let Some(password) = required.take("password", non_empty(body.0.password)) else {
         return Err(required.into_error());
     };
     state
@@ -204,8 +201,7 @@ pub async fn list_sessions(
     auth: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = state.accounts.list_sessions(&auth.0).await?;
-    let list: Vec<SessionInfo> = sessions.into_iter().map(SessionInfo::from).collect();
-    Ok(HttpResponse::Ok().json(list))
+    Ok(list::<_, SessionInfo>(sessions))
 }
 
 /// End one of the user's sessions (ending the current one logs out).
@@ -276,6 +272,5 @@ pub async fn list_events(
     auth: AuthUser,
 ) -> Result<HttpResponse, ApiError> {
     let events = state.accounts.list_events(&auth.0).await?;
-    let list: Vec<EventInfo> = events.into_iter().map(EventInfo::from).collect();
-    Ok(HttpResponse::Ok().json(list))
+    Ok(list::<_, EventInfo>(events))
 }

@@ -35,8 +35,8 @@ pub struct LoginRequest {
     pub password: Option<SecretString>,
     /// Keep the session cookie across browser restarts (Max-Age = the time left of the absolute
     /// session lifetime). Default false: a browser-session cookie.
-    #[schema(value_type = bool, default = false)]
-    pub remember: Option<bool>,
+    #[serde(default)]
+    pub remember: bool,
 }
 
 /// Create an account. No session is started: log in next.
@@ -63,13 +63,7 @@ pub async fn register(
     body: ApiJson<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let RegisterRequest { username, password } = body.0;
-    let mut required = Required::default();
-    let (Some(username), Some(password)) = (
-        required.take("username", username),
-        required.take("password", password),
-    ) else {
-        return Err(required.into_error());
-    };
+    let (username, password) = Required::pair(("username", username), ("password", password))?;
     let registration = Registration { username, password };
     let user = state
         .accounts
@@ -107,17 +101,11 @@ pub async fn login(
         password,
         remember,
     } = body.0;
-    let mut required = Required::default();
-    let (Some(username), Some(password)) = (
-        required.take("username", username),
-        required.take("password", password),
-    ) else {
-        return Err(required.into_error());
-    };
+    let (username, password) = Required::pair(("username", username), ("password", password))?;
     let attempt = LoginAttempt {
         username,
         password,
-        remember: remember.unwrap_or(false),
+        remember,
     };
     match state.accounts.login(attempt, state.origin(&req)).await? {
         LoginOutcome::LoggedIn(started) => {

@@ -78,9 +78,13 @@ pub async fn index() -> HttpResponse {
 #[utoipa::path(
     tag = "operations",
     operation_id = "api_docs_file",
-    params(("file" = String, Path, description = "A file the documentation page references")),
+    params(("file" = String, Path, description = "A file the documentation page references", example = "swagger-ui.css")),
     responses(
-        (status = 200, description = "The file (JavaScript, CSS or PNG)", content_type = "application/octet-stream", body = String),
+        (status = 200, description = "The file: a script, the stylesheet or an icon", content(
+            (String = "text/javascript"),
+            (String = "text/css"),
+            (String = "image/png"),
+        )),
         (status = 404, description = "Not a file of the documentation page", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]

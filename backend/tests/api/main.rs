@@ -4,6 +4,7 @@
 
 mod account;
 mod admin_cli;
+mod architecture;
 mod cli;
 mod deploy;
 mod docs;

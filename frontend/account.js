@@ -10,6 +10,7 @@
 import { api, ApiError, NetworkError, errorMessage } from './api.js';
 import { Form, setButtonBusy } from './forms.js';
 import { cloneTemplate, slot } from './dom.js';
+import { EVENT, EVENT_WORDS, FIELD_ERROR, NOTICE, PROBLEM } from './codes.js';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
@@ -174,7 +175,7 @@ export const sessionsSection = {
           gone = true;
         }
         if (session.current) {
-          await app.navigate('/login', { replace: true, state: { notice: 'logged_out' }, user: null });
+          await app.navigate('/login', { replace: true, state: { notice: NOTICE.loggedOut }, user: null });
           return;
         }
         await load();
@@ -238,13 +239,30 @@ function missing(handle, values, messages) {
   return empty.length > 0;
 }
 
-/** Puts revealed passwords back to dots, and the toggles back to "Show". */
-function hidePasswords(form) {
-  for (const button of form.querySelectorAll('button[data-reveal]')) {
-    button.setAttribute('aria-pressed', 'false');
-    const input = form.querySelector(`#${CSS.escape(button.getAttribute('aria-controls'))}`);
-    if (input) input.type = 'password';
-  }
+/**
+ * The Form of a request that checks the user's password again (change password, delete the
+ * account). `required` words each field's "empty" error, in the page and for the API's
+ * `required`; `wrong_password` is shown at `passwordField` as `wrongPassword`; a 401 ends the
+ * session. `send(values)` runs the request, `done(values)` what follows its success.
+ */
+function passwordCheckForm(form, app, { required, passwordField, wrongPassword, send, done }) {
+  const messages = Object.fromEntries(Object.entries(required)
+    .map(([name, text]) => [name, { [FIELD_ERROR.required]: text }]));
+  return new Form(form, async (values, handle) => {
+    if (missing(handle, values, required)) return undefined;
+    try {
+      await send(values);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return app.sessionExpired();
+      if (error instanceof ApiError && error.code === PROBLEM.wrongPassword) {
+        handle.setFieldError(passwordField, wrongPassword);
+        handle.focusFirstError();
+        return undefined;
+      }
+      throw error;
+    }
+    return done(values);
+  }, { messages });
 }
 
 export const passwordSection = {
@@ -253,48 +271,23 @@ export const passwordSection = {
     const card = cloneTemplate('tpl-section-password');
     const form = slot(card, 'form');
     const status = slot(card, 'status');
-    form.addEventListener('input', () => { status.textContent = ''; });
-    const required = {
-      current_password: 'Enter your current password.',
-      new_password: 'Enter a new password.',
-    };
-    new Form(form, async (values, handle) => {
-      status.textContent = '';
-      if (missing(handle, values, required)) return undefined;
-      try {
-        await api.changePassword(values.current_password, values.new_password);
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401) return app.sessionExpired();
-        if (error instanceof ApiError && error.code === 'wrong_password') {
-          handle.setFieldError('current_password', 'This is not your current password.');
-          handle.focusFirstError();
-          return undefined;
-        }
-        throw error;
-      }
-      form.reset();
-      hidePasswords(form);
-      status.textContent = 'Password changed. Every other session has been signed out.';
-      announceChange(card);
-      return undefined;
-    }, {
-      messages: {
-        current_password: { required: required.current_password },
-        new_password: { required: required.new_password },
+    for (const type of ['input', 'submit']) form.addEventListener(type, () => { status.textContent = ''; });
+    passwordCheckForm(form, app, {
+      required: {
+        current_password: 'Enter your current password.',
+        new_password: 'Enter a new password.',
+      },
+      passwordField: 'current_password',
+      wrongPassword: 'This is not your current password.',
+      send: (values) => api.changePassword(values.current_password, values.new_password),
+      done: () => {
+        form.reset(); // the password fields go back to hidden with it
+        status.textContent = 'Password changed. Every other session has been signed out.';
+        announceChange(card);
       },
     });
     return card;
   },
-};
-
-const EVENT_WORDS = {
-  registered: 'Account created',
-  login: 'Signed in',
-  login_failed: 'Failed sign-in attempt',
-  logout: 'Signed out',
-  password_changed: 'Password changed',
-  session_revoked: 'A session was signed out',
-  sessions_revoked: 'All other sessions were signed out',
 };
 
 /** How many events show before "Show all". */
@@ -331,7 +324,7 @@ export const activitySection = {
       list.replaceChildren(...events.map((event) => {
         const row = cloneTemplate('tpl-event-item');
         row.dataset.kind = event.kind;
-        if (event.kind === 'login_failed') row.classList.add('is-warning');
+        if (event.kind === EVENT.loginFailed) row.classList.add('is-warning');
         slot(row, 'kind').textContent = EVENT_WORDS[event.kind] || event.kind;
         setTime(slot(row, 'at'), event.at);
         slot(row, 'ip').textContent = event.ip || 'unknown';
@@ -356,22 +349,15 @@ export const deleteSection = {
     const open = card.querySelector('[data-action="open"]');
     const form = slot(card, 'form');
     const cancel = form.querySelector('[data-action="cancel"]');
-    const required = { password: 'Enter your password to confirm.' };
-    const handle = new Form(form, async (values) => {
-      if (missing(handle, values, required)) return undefined;
-      try {
-        await api.deleteAccount(values.password);
-      } catch (error) {
-        if (error instanceof ApiError && error.status === 401) return app.sessionExpired();
-        if (error instanceof ApiError && error.code === 'wrong_password') {
-          handle.setFieldError('password', 'This is not your password.');
-          handle.focusFirstError();
-          return undefined;
-        }
-        throw error;
-      }
-      return app.navigate('/login', { replace: true, state: { notice: 'account_deleted' }, user: null });
-    }, { messages: { password: { required: required.password } } });
+    const handle = passwordCheckForm(form, app, {
+      required: { password: 'Enter your password to confirm.' },
+      passwordField: 'password',
+      wrongPassword: 'This is not your password.',
+      send: (values) => api.deleteAccount(values.password),
+      done: () => app.navigate('/login', {
+        replace: true, state: { notice: NOTICE.accountDeleted }, user: null,
+      }),
+    });
     const show = (visible) => {
       if (!visible && handle.busy) return; // the deletion is on its way: no closing under it
       form.hidden = !visible;
@@ -379,8 +365,7 @@ export const deleteSection = {
       if (visible) {
         form.elements.namedItem('password').focus();
       } else {
-        form.reset();
-        hidePasswords(form);
+        form.reset(); // the password goes back to hidden with it
         handle.clearErrors();
         open.focus();
       }

@@ -3,6 +3,8 @@
 // becomes a typed error: NetworkError when fetch itself fails, ApiError for any non-2xx
 // answer, carrying the RFC 9457 problem (code, detail, per-field errors) and Retry-After.
 
+import { PROBLEM } from './codes.js';
+
 /** fetch() rejected: no answer at all (offline, server down, connection reset). */
 export class NetworkError extends Error {
   constructor(cause) {
@@ -67,7 +69,7 @@ export async function request(method, path, body) {
   if (response.ok) {
     if (text && data === null) {
       throw new ApiError(response.status, {
-        code: 'unexpected_response',
+        code: PROBLEM.unexpectedResponse,
         title: 'Unexpected response',
         detail: 'The server sent an answer this page does not understand.',
       }, retryAfter);
@@ -114,7 +116,7 @@ export function errorMessage(error) {
   }
   const when = error.retryAfter != null ? `in ${duration(error.retryAfter)}` : 'in a moment';
   if (error.status === 429) {
-    const what = error.code === 'too_many_attempts'
+    const what = error.code === PROBLEM.tooManyAttempts
       ? 'Too many failed attempts for this account.'
       : 'Too many attempts from this device.';
     return `${what} Please try again ${when}.`;

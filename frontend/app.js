@@ -12,10 +12,12 @@
 // so that a reload after the session was revoked elsewhere says "Your session has ended".
 //
 // Modules: api.js (request() and typed errors), forms.js (busy state, field errors, focus),
-// dom.js (templates), one module per screen, and dashboard sections (see dashboard.js).
+// dom.js (templates), fields.js (the form-field component), codes.js (the API's code strings),
+// one module per screen, and dashboard sections (see dashboard.js).
 
 import { api, ApiError, errorMessage } from './api.js';
 import { cloneTemplate, slot } from './dom.js';
+import { NOTICE } from './codes.js';
 import { registerScreen } from './register.js';
 import { loginScreen } from './login.js';
 import { dashboardScreen } from './dashboard.js';
@@ -52,7 +54,7 @@ const app = {
   sessionExpired() {
     return this.navigate('/login?next=/dashboard', {
       replace: true,
-      state: { notice: 'session_expired' },
+      state: { notice: NOTICE.sessionExpired },
       user: null,
     });
   },
@@ -91,7 +93,7 @@ async function render({ focus, user } = {}) {
     const ended = history.state?.loggedIn === true;
     return app.navigate(`/login?next=${screen.path}`, {
       replace: true,
-      state: { notice: ended ? 'session_expired' : 'login_required' },
+      state: { notice: ended ? NOTICE.sessionExpired : NOTICE.loginRequired },
       user,
       focus,
     });

@@ -8,6 +8,7 @@
 import { api, ApiError, errorMessage } from './api.js';
 import { setButtonBusy } from './forms.js';
 import { slot } from './dom.js';
+import { NOTICE } from './codes.js';
 import { accountDetailsSection } from './account-details.js';
 import { sessionsSection, passwordSection, activitySection, deleteSection } from './account.js';
 
@@ -47,7 +48,7 @@ export const dashboardScreen = {
           return;
         }
       }
-      await app.navigate('/login', { replace: true, state: { notice: 'logged_out' }, user: null });
+      await app.navigate('/login', { replace: true, state: { notice: NOTICE.loggedOut }, user: null });
     });
 
     const container = slot(root, 'sections');

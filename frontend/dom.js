@@ -2,12 +2,18 @@
 // filled through data-slot attributes with textContent only (never innerHTML), so user data
 // such as a username can not inject markup.
 
-/** A deep copy of the first element of <template id="…">. */
+import { buildFields } from './fields.js';
+
+/**
+ * A deep copy of the first element of <template id="…">, its field placeholders
+ * filled (fields.js).
+ */
 export function cloneTemplate(id) {
   const template = document.getElementById(id);
   if (!(template instanceof HTMLTemplateElement)) throw new Error(`missing template #${id}`);
-  const element = template.content.firstElementChild;
-  return /** @type {HTMLElement} */ (element.cloneNode(true));
+  const element = /** @type {HTMLElement} */ (template.content.firstElementChild.cloneNode(true));
+  buildFields(element);
+  return element;
 }
 
 /** The element marked data-slot="name" inside root (root itself excluded). */

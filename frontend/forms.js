@@ -1,7 +1,7 @@
 // Form behaviour shared by every screen and dashboard section: one submission at a time with
 // a busy button, API errors shown next to their field (matched by the problem's `field`) or in
-// the form's alert, aria-invalid kept in step, focus moved to the first error, and the
-// show-password toggles.
+// the form's alert, aria-invalid kept in step, focus moved to the first error. (The fields
+// themselves, password show toggles included, are fields.js.)
 
 import { ApiError, NetworkError, errorMessage } from './api.js';
 
@@ -39,7 +39,6 @@ export class Form {
     this.busy = false;
     this.alert = form.querySelector('[data-form-alert]');
     this.submitButton = form.querySelector('button[type="submit"]');
-    setupRevealButtons(form);
     form.addEventListener('input', (event) => {
       const name = event.target?.name;
       if (name) this.clearFieldError(name);
@@ -140,18 +139,5 @@ export class Form {
     } else if (this.alert?.textContent) {
       this.alert.focus();
     }
-  }
-}
-
-/** Show-password toggles: <button data-reveal aria-controls="input-id" aria-pressed>. */
-export function setupRevealButtons(root) {
-  for (const button of root.querySelectorAll('button[data-reveal]')) {
-    const input = root.querySelector(`#${CSS.escape(button.getAttribute('aria-controls'))}`);
-    if (!input) continue;
-    button.addEventListener('click', () => {
-      const reveal = input.type === 'password';
-      input.type = reveal ? 'text' : 'password';
-      button.setAttribute('aria-pressed', String(reveal));
-    });
   }
 }

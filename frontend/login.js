@@ -4,13 +4,14 @@
 import { api, ApiError, errorMessage } from './api.js';
 import { Form } from './forms.js';
 import { slot } from './dom.js';
+import { NOTICE, PROBLEM } from './codes.js';
 
 const NOTICES = {
-  registered: 'Account created. Log in with your new password.',
-  logged_out: 'You have been logged out.',
-  login_required: 'Log in to see your dashboard.',
-  session_expired: 'Your session has ended. Log in again to continue.',
-  account_deleted: 'Your account was deleted.',
+  [NOTICE.accountCreated]: 'Account created. Log in with your new password.',
+  [NOTICE.loggedOut]: 'You have been logged out.',
+  [NOTICE.loginRequired]: 'Log in to see your dashboard.',
+  [NOTICE.sessionExpired]: 'Your session has ended. Log in again to continue.',
+  [NOTICE.accountDeleted]: 'Your account was deleted.',
 };
 
 export const loginScreen = {
@@ -30,7 +31,7 @@ export const loginScreen = {
       try {
         user = await api.login(username, password, remember);
       } catch (error) {
-        if (!(error instanceof ApiError) || error.code !== 'invalid_credentials') throw error;
+        if (!(error instanceof ApiError) || error.code !== PROBLEM.invalidCredentials) throw error;
         // One answer for "no such user" and "wrong password": both fields are suspect.
         form.markInvalid('username', 'password');
         form.setAlert(errorMessage(error));

@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { Form } from './forms.js';
+import { NOTICE, PROBLEM } from './codes.js';
 
 export const registerScreen = {
   path: '/register',
@@ -13,9 +14,9 @@ export const registerScreen = {
     new Form(root.querySelector('form'), async ({ username, password }) => {
       const user = await api.register(username, password);
       await app.navigate('/login', {
-        state: { notice: 'registered', username: user.username },
+        state: { notice: NOTICE.accountCreated, username: user.username },
         user: null,
       });
-    }, { fieldForCode: { username_taken: 'username' } });
+    }, { fieldForCode: { [PROBLEM.usernameTaken]: 'username' } });
   },
 };

@@ -21,6 +21,12 @@ pub const MIN_ITERATIONS: u32 = 1_000;
 pub const RECOMMENDED_MIN_ITERATIONS: u32 = 600_000;
 /// Request bodies larger than this are refused with 413 before any work is done.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// A request target (path and query) longer than this is refused with 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// More request headers than this, or more bytes of them, are refused with 431. (actix-http's
+/// own limits, 96 headers and 128 KiB of head, answer without a body; these come first.)
+pub const MAX_HEADERS: usize = 64;
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Every setting of the contract's configuration table.
 #[derive(Debug, Clone, Args)]
@@ -112,6 +118,28 @@ pub struct Settings {
     /// Log format: pretty or json (default: pretty on a terminal, json otherwise).
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, global = true)]
     pub log_format: Option<LogFormat>,
+
+    /// How long a client may take to send a request body; then 408 and the connection closes.
+    #[arg(long, env = "LATCHKEY_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration, global = true)]
+    pub body_timeout: Duration,
+
+    /// The longest a request may take, body included; then 503 `request_timeout`.
+    #[arg(long, env = "LATCHKEY_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, global = true)]
+    pub request_timeout: Duration,
+
+    /// Open client connections at most (new ones wait to be accepted beyond it).
+    #[arg(long, env = "LATCHKEY_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_connections: u32,
+
+    /// Open connections at most from one client address (trusted proxies are exempt); more get
+    /// 429 `too_many_connections` and are closed. 0 turns the limit off.
+    #[arg(
+        long,
+        env = "LATCHKEY_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64,
+        global = true
+    )]
+    pub max_connections_per_client: u32,
 
     /// Log filter in `tracing`'s `EnvFilter` syntax, for example `info,latchkey=debug` (default:
     /// `info` for the server, warnings only for the admin commands).

@@ -55,6 +55,16 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    #[error("request body not received in time")]
+    RequestTimeout,
+    #[error("request took too long")]
+    ProcessingTimeout,
+    #[error("too many connections from this client")]
+    TooManyConnections,
+    #[error("request target too long")]
+    UriTooLong,
+    #[error("request headers too large")]
+    HeadersTooLarge,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("rate limited")]
@@ -82,6 +92,11 @@ impl ApiError {
             Self::UsernameTaken => "username_taken",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RequestTimeout => "request_timeout",
+            Self::ProcessingTimeout => "processing_timeout",
+            Self::TooManyConnections => "too_many_connections",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "request_header_fields_too_large",
             Self::Validation(_) => "validation_failed",
             Self::RateLimited { .. } => "rate_limited",
             Self::TooManyAttempts { .. } => "too_many_attempts",
@@ -134,8 +149,39 @@ impl ApiError {
             }
             Self::UnsupportedMediaType => (
                 "Unsupported media type",
-                "Send the body as JSON with Content-Type: application/json.",
+                "Send the body as UTF-8 JSON with Content-Type: application/json.",
             ),
+            Self::RequestTimeout => (
+                "Request timeout",
+                "The request body did not arrive in time; the connection is closed.",
+            ),
+            Self::ProcessingTimeout => (
+                "Request took too long",
+                "The server could not answer in time. Try again shortly.",
+            ),
+            Self::TooManyConnections => (
+                "Too many connections",
+                "This client has too many open connections; this one is closed.",
+            ),
+            Self::UriTooLong => {
+                return (
+                    "URI too long",
+                    format!(
+                        "The request target exceeds {} bytes.",
+                        crate::config::MAX_URI_BYTES
+                    ),
+                );
+            }
+            Self::HeadersTooLarge => {
+                return (
+                    "Request header fields too large",
+                    format!(
+                        "The request has more than {} headers or more than {} bytes of them.",
+                        crate::config::MAX_HEADERS,
+                        crate::config::MAX_HEADER_BYTES
+                    ),
+                );
+            }
             Self::Validation(_) => ("Validation failed", "The request body has invalid fields."),
             Self::RateLimited { retry_after } => {
                 return (
@@ -176,7 +222,7 @@ impl ApiError {
             Self::RateLimited { retry_after }
             | Self::TooManyAttempts { retry_after }
             | Self::ServerBusy { retry_after } => Some(*retry_after),
-            Self::Unavailable(_) => Some(5),
+            Self::Unavailable(_) | Self::ProcessingTimeout => Some(5),
             _ => None,
         }
     }
@@ -202,6 +248,9 @@ impl ApiError {
     pub fn for_status(status: StatusCode) -> Option<Self> {
         Some(match status.as_u16() {
             400 => Self::MalformedBody("the request could not be parsed".to_owned()),
+            408 => Self::RequestTimeout,
+            414 => Self::UriTooLong,
+            431 => Self::HeadersTooLarge,
             401 => Self::NotAuthenticated,
             404 => Self::NotFound,
             413 => Self::PayloadTooLarge,
@@ -246,6 +295,11 @@ impl ResponseError for ApiError {
             Self::UsernameTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::ProcessingTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::TooManyAttempts { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -310,6 +364,11 @@ mod tests {
             ApiError::UsernameTaken,
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
+            ApiError::RequestTimeout,
+            ApiError::ProcessingTimeout,
+            ApiError::TooManyConnections,
+            ApiError::UriTooLong,
+            ApiError::HeadersTooLarge,
             ApiError::Validation(vec![]),
             ApiError::RateLimited { retry_after: 3 },
             ApiError::TooManyAttempts { retry_after: 3 },

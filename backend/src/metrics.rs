@@ -23,6 +23,7 @@ pub const HASH_QUEUE_DEPTH: &str = "latchkey_hash_queue_depth";
 pub const HASH_THREADS_BUSY: &str = "latchkey_hash_threads_busy";
 pub const HASH_REJECTIONS: &str = "latchkey_hash_rejections_total";
 pub const ACTIVE_SESSIONS: &str = "latchkey_active_sessions";
+pub const OPEN_CONNECTIONS: &str = "latchkey_open_connections";
 
 /// The route label of requests that no route matched (404s and other refusals).
 pub const UNMATCHED: &str = "unmatched";
@@ -66,6 +67,7 @@ pub struct Gauges {
     pub hash_queue_depth: usize,
     pub hash_threads_busy: usize,
     pub active_sessions: i64,
+    pub open_connections: usize,
 }
 
 /// The metrics of one application.
@@ -83,6 +85,7 @@ struct Inner {
     hash_queue_depth: Gauge,
     hash_threads_busy: Gauge,
     active_sessions: Gauge,
+    open_connections: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -121,6 +124,7 @@ impl Metrics {
         let hash_queue_depth = gauge(HASH_QUEUE_DEPTH);
         let hash_threads_busy = gauge(HASH_THREADS_BUSY);
         let active_sessions = gauge(ACTIVE_SESSIONS);
+        let open_connections = gauge(OPEN_CONNECTIONS);
         let handle = recorder.handle();
         Self {
             inner: Arc::new(Inner {
@@ -132,6 +136,7 @@ impl Metrics {
                 hash_queue_depth,
                 hash_threads_busy,
                 active_sessions,
+                open_connections,
             }),
         }
     }
@@ -188,6 +193,9 @@ impl Metrics {
         self.inner
             .hash_threads_busy
             .set(gauges.hash_threads_busy as f64);
+        self.inner
+            .open_connections
+            .set(gauges.open_connections as f64);
         let active_sessions = gauges.active_sessions;
         self.inner.active_sessions.set(active_sessions as f64);
         self.inner.handle.run_upkeep();
@@ -235,6 +243,11 @@ fn describe(recorder: &PrometheusRecorder) {
         HASH_THREADS_BUSY.into(),
         None,
         "Hashing threads computing a hash right now".into(),
+    );
+    recorder.describe_gauge(
+        OPEN_CONNECTIONS.into(),
+        None,
+        "Client connections open right now".into(),
     );
     recorder.describe_gauge(
         ACTIVE_SESSIONS.into(),
@@ -301,6 +314,7 @@ mod tests {
             hash_queue_depth: 3,
             hash_threads_busy: 1,
             active_sessions: 7,
+            open_connections: 2,
         });
         assert_eq!(
             sample(&text, r#"latchkey_logins_total{outcome="success"}"#),

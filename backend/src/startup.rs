@@ -24,12 +24,16 @@ use crate::clock::{Clock, secs};
 use crate::config::{DatabaseUrl, RECOMMENDED_MIN_ITERATIONS, Settings};
 use crate::db::{self, Db, DbPool};
 use crate::http::csrf::cross_origin_guard;
-use crate::http::middleware::{problem_fallback, request_context, track_requests};
+use crate::http::limits::{ConnectionCounter, RequestLimits, on_connect, request_limits};
+use crate::http::middleware::{head_as_get, problem_fallback, request_context, track_requests};
 use crate::http::rate_limit::ClientRateLimiter;
 use crate::http::session::{DbSessionStore, remember_cookie};
 use crate::metrics::{Metrics, UPKEEP_EVERY};
 use crate::routes::{self, AllowedMethods, frontend::FrontendSource, operations::OpenApiJson};
 use crate::state::AppState;
+
+/// How long a client may take to send the request head (actix-web's default, made explicit).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often expired sessions are deleted.
 const CLEANUP_EVERY: Duration = Duration::from_secs(600);
@@ -56,6 +60,16 @@ impl Application {
             Clock::system(),
             metrics.clone(),
         )?;
+        let filled = accounts
+            .backfill_skeletons()
+            .await
+            .context("storing the look-alike keys of existing usernames")?;
+        if filled > 0 {
+            tracing::info!(
+                users = filled,
+                "stored the look-alike keys of existing usernames"
+            );
+        }
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -66,6 +80,7 @@ impl Application {
             metrics: metrics.clone(),
             rate_limiter: ClientRateLimiter::per_minute(settings.rate_limit_per_minute)
                 .map(Arc::new),
+            connections: Arc::new(ConnectionCounter::default()),
         };
 
         let key = Key::from(&secret);
@@ -85,6 +100,14 @@ impl Application {
         let cookie_ttl = actix_web::cookie::time::Duration::seconds(secs(max_age));
         let cookie_name = settings.cookie_name();
         let hsts = settings.cookie_is_secure();
+        let limits = RequestLimits::from_settings(&settings);
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
+        let connections_per_worker = (settings.max_connections as usize).div_ceil(workers);
+        let count_connections = on_connect(
+            state.connections.clone(),
+            settings.max_connections_per_client,
+            settings.trusted_proxies.clone(),
+        );
 
         let server = HttpServer::new(move || {
             let session = SessionMiddleware::builder(store.clone(), key.clone())
@@ -129,12 +152,18 @@ impl Application {
                 .wrap(from_fn(move |req, next| {
                     cross_origin_guard(guard_settings.clone(), req, next)
                 }))
+                .wrap(from_fn(move |req, next| request_limits(limits, req, next)))
                 .wrap(from_fn(problem_fallback))
                 .wrap(from_fn(move |req, next| request_context(hsts, req, next)))
+                .wrap(from_fn(head_as_get))
                 .wrap(from_fn(move |req, next| {
                     track_requests(metrics.clone(), req, next)
                 }))
         })
+        .workers(workers)
+        .max_connections(connections_per_worker)
+        .client_request_timeout(HEAD_TIMEOUT)
+        .on_connect(count_connections)
         .listen(listener)?
         .shutdown_timeout(10)
         .run();

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::accounts::Accounts;
 use crate::config::Settings;
+use crate::http::limits::ConnectionCounter;
 use crate::http::rate_limit::ClientRateLimiter;
 use crate::metrics::Metrics;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `None` when `LATCHKEY_RATE_LIMIT_PER_MINUTE` is 0.
     pub rate_limiter: Option<Arc<ClientRateLimiter>>,
+    /// Open client connections (for `/metrics`).
+    pub connections: Arc<ConnectionCounter>,
 }
 
 impl AppState {

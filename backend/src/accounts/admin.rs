@@ -165,6 +165,7 @@ impl Accounts {
                                     &users::NewUser {
                                         username: name.display(),
                                         username_key: name.key(),
+                                        username_skeleton: Some(&name.skeleton()),
                                         password_hash: &hash,
                                         created_at: now,
                                         updated_at: now,
@@ -217,18 +218,36 @@ fn decide(
             )));
         }
     };
-    if let Some((id, first)) = claimed.get(name.key()) {
+    // Claimed by key and by skeleton: a name that differs from an earlier row's only in case or
+    // width, or only looks like it, is the same name.
+    let skeleton = name.skeleton();
+    let marks = [
+        format!("key:{}", name.key()),
+        format!("skeleton:{skeleton}"),
+    ];
+    if let Some((id, first)) = marks.iter().find_map(|mark| claimed.get(mark)) {
         return Ok(Decision::Skip(format!(
-            "same name as {first:?} (Flask id {id}) once case and width are ignored, as \
-             Latchkey compares names; that older account was taken"
+            "same name as {first:?} (Flask id {id}) once case, width and look-alike characters \
+             are ignored, as Latchkey compares names; that older account was taken"
         )));
     }
-    claimed.insert(name.key().to_owned(), (row.id, raw.to_owned()));
+    for mark in marks {
+        claimed.insert(mark, (row.id, raw.to_owned()));
+    }
     let hash = row.password_hash.clone().unwrap_or_default();
     if let Err(why) = check_hash(&hash) {
         return Ok(Decision::Skip(why));
     }
-    match users::find_credentials(conn, name.key())? {
+    let existing = users::find_credentials(conn, name.key())?;
+    if existing.is_none() {
+        if let Some(lookalike) = users::find_by_skeleton(conn, &skeleton)? {
+            return Ok(Decision::Skip(format!(
+                "looks the same as the Latchkey user {:?} (id {}): another account",
+                lookalike.username, lookalike.id
+            )));
+        }
+    }
+    match existing {
         None => Ok(Decision::Import(name, hash)),
         Some(existing) if existing.password_hash == hash => Ok(Decision::Present),
         Some(existing) => Ok(Decision::Skip(format!(

@@ -38,12 +38,13 @@ pub enum LoginOutcome {
 }
 
 impl Accounts {
-    /// Whether a name is free (a cheap early answer; the unique index still decides races).
+    /// Whether a name is free: neither it nor a name that looks the same is registered (a cheap
+    /// early answer; the unique indexes still decide races).
     pub async fn username_available(&self, username: &Username) -> Result<bool, ApiError> {
-        let key = username.key().to_owned();
+        let (key, skeleton) = (username.key().to_owned(), username.skeleton());
         let taken = self
             .db
-            .run(move |c| Ok::<_, ApiError>(users::key_exists(c, &key)?))
+            .run(move |c| Ok::<_, ApiError>(users::name_taken(c, &key, &skeleton)?))
             .await?;
         Ok(!taken)
     }
@@ -94,6 +95,7 @@ impl Accounts {
         origin: Origin,
     ) -> Result<User, ApiError> {
         let now = self.clock.now();
+        let skeleton = username.skeleton();
         self.db
             .write(move |c| {
                 let row = users::insert(
@@ -101,6 +103,7 @@ impl Accounts {
                     &users::NewUser {
                         username: username.display(),
                         username_key: username.key(),
+                        username_skeleton: Some(&skeleton),
                         password_hash: &hash,
                         created_at: now,
                         updated_at: now,
@@ -164,7 +167,14 @@ impl Accounts {
                 );
                 self.count_login(LoginMetric::Failure);
                 if let Some(user_id) = user_id {
-                    self.record_failure(user_id, origin).await?;
+                    // Recorded just after the answer, not before it: a database write that only
+                    // existing accounts cost would tell them apart from unknown names by time.
+                    let this = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = this.record_failure(user_id, origin).await {
+                            tracing::warn!(error = ?e, user_id, "recording a failed login");
+                        }
+                    });
                 }
                 Ok(LoginOutcome::InvalidCredentials)
             }

@@ -35,6 +35,10 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::metrics::{LoginOutcome as LoginMetric, Metrics};
 
+/// Live sessions one user may have; a login beyond it ends the least recently used. (A
+/// thousand logins must not make a thousand sessions, nor a listing of them.)
+pub const MAX_SESSIONS_PER_USER: i64 = 50;
+
 /// Everything the use cases need, cheap to clone (shared handles).
 #[derive(Debug, Clone)]
 pub struct Accounts {
@@ -210,7 +214,8 @@ impl Accounts {
 
     /// Writes a new session row for `user` inside the caller's transaction and returns its key
     /// and state. `logged_in_at` is now for a login, and the original login time for a renewal,
-    /// so that renewing never extends the absolute lifetime.
+    /// so that renewing never extends the absolute lifetime. Beyond
+    /// [`MAX_SESSIONS_PER_USER`], the user's least recently used sessions end.
     fn insert_session(
         &self,
         conn: &mut Conn,
@@ -243,6 +248,16 @@ impl Accounts {
                 logged_in_at,
             },
         )?;
+        let ended = db::sessions::keep_newest_for_user(conn, state.user.id, MAX_SESSIONS_PER_USER)?;
+        if ended > 0 {
+            crate::audit!(
+                info,
+                event = "sessions_evicted",
+                user_id = state.user.id,
+                ended,
+                "the least recently used sessions ended: too many"
+            );
+        }
         Ok(StartedSession {
             key: SecretString::from(key),
             state,

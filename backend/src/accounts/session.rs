@@ -2,7 +2,8 @@
 
 use super::Accounts;
 use crate::db::sessions::{self, SessionWithUser};
-use crate::domain::{SessionState, User, session_key_hash};
+use crate::db::users;
+use crate::domain::{SessionState, User, Username, session_key_hash};
 use crate::error::ApiError;
 
 impl Accounts {
@@ -68,6 +69,49 @@ impl Accounts {
                 Ok::<_, ApiError>((sessions, throttles))
             })
             .await
+    }
+
+    /// Fills in the confusable skeleton of users from before it was stored (see the migration
+    /// `username_skeletons`), at start-up. Two old accounts whose names look the same keep their
+    /// names; the later one keeps no skeleton and is logged.
+    pub async fn backfill_skeletons(&self) -> Result<usize, ApiError> {
+        const BATCH: i64 = 1000;
+        let mut filled = 0;
+        let mut after = 0;
+        loop {
+            let batch = self
+                .db
+                .run(move |c| Ok::<_, ApiError>(users::without_skeleton(c, after, BATCH)?))
+                .await?;
+            let Some(&(last, _)) = batch.last() else {
+                return Ok(filled);
+            };
+            after = last;
+            filled += self
+                .db
+                .write(move |c| {
+                    let mut filled = 0;
+                    for (id, key) in batch {
+                        let Ok(name) = Username::parse(&key) else {
+                            continue;
+                        };
+                        // A savepoint-free check first: a unique violation would end the
+                        // transaction on PostgreSQL.
+                        if let Some(twin) = users::find_by_skeleton(c, &name.skeleton())? {
+                            tracing::warn!(
+                                user_id = id,
+                                looks_like = twin.id,
+                                "two existing usernames look the same; the later keeps no skeleton"
+                            );
+                            continue;
+                        }
+                        users::set_skeleton(c, id, &name.skeleton())?;
+                        filled += 1;
+                    }
+                    Ok::<_, ApiError>(filled)
+                })
+                .await?;
+        }
     }
 
     /// Deletes the session a cookie key names, if any (the session middleware's purge).

@@ -1,12 +1,14 @@
-//! Password hashing and verification on the hashing pool, with a dummy verification for
-//! unknown usernames so that their response time matches a wrong password.
+//! Password hashing and verification on the hashing pool. A failed check costs the configured
+//! work factor whatever is stored: an unknown username is checked against a dummy hash, and a
+//! wrong password against a weaker stored hash (imported from Flask, or from before the work
+//! factor was raised) is padded with the difference, so that response times name no account.
 
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::HashPool;
-use crate::domain::{PasswordHash, Verification, hash_password, verify_password};
+use crate::domain::{PasswordHash, Verification, hash_password, spend_iterations, verify_password};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone)]
@@ -79,12 +81,14 @@ impl Passwords {
                 };
                 let secret = password.expose_secret();
                 match verify_password(secret, target, iterations) {
-                    _ if !real => VerifyOutcome::Mismatch,
-                    Verification::Mismatch => VerifyOutcome::Mismatch,
-                    Verification::Match => VerifyOutcome::Match { rehash: None },
-                    Verification::MatchNeedsRehash => VerifyOutcome::Match {
+                    Verification::Match if real => VerifyOutcome::Match { rehash: None },
+                    Verification::MatchNeedsRehash if real => VerifyOutcome::Match {
                         rehash: Some(hash_password(secret, iterations)),
                     },
+                    _ => {
+                        spend_iterations(u64::from(iterations).saturating_sub(target.work()));
+                        VerifyOutcome::Mismatch
+                    }
                 }
             })
             .await

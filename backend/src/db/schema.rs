@@ -44,6 +44,7 @@ diesel::table! {
         password_hash -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        username_skeleton -> Nullable<Text>,
     }
 }
 

@@ -175,6 +175,21 @@ pub fn delete_others(conn: &mut Conn, user_id: i32, keep: Option<&str>) -> Query
     .execute(conn)
 }
 
+/// Keeps the user's `keep` most recently used sessions and deletes the rest; returns how many
+/// were deleted.
+pub fn keep_newest_for_user(conn: &mut Conn, user_id: i32, keep: i64) -> QueryResult<usize> {
+    let extra: Vec<i32> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .order((sessions::last_seen_at.desc(), sessions::id.desc()))
+        .offset(keep)
+        .select(sessions::id)
+        .load(conn)?;
+    if extra.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(sessions::table.filter(sessions::id.eq_any(extra))).execute(conn)
+}
+
 /// Deletes every session of a user.
 pub fn delete_for_user(conn: &mut Conn, user_id: i32) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)

@@ -40,13 +40,14 @@ impl Credentials {
 pub struct NewUser<'a> {
     pub username: &'a str,
     pub username_key: &'a str,
+    pub username_skeleton: Option<&'a str>,
     pub password_hash: &'a str,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-/// Inserts a user and returns it. The unique index on `username_key` decides races: the loser
-/// gets a unique violation (see [`super::is_unique_violation`]).
+/// Inserts a user and returns it. The unique indexes on `username_key` and `username_skeleton`
+/// decide races: the loser gets a unique violation (see [`super::is_unique_violation`]).
 pub fn insert(conn: &mut Conn, user: &NewUser<'_>) -> QueryResult<UserRow> {
     diesel::insert_into(users::table)
         .values(user)
@@ -57,11 +58,48 @@ pub fn insert(conn: &mut Conn, user: &NewUser<'_>) -> QueryResult<UserRow> {
         .first(conn)
 }
 
-pub fn key_exists(conn: &mut Conn, username_key: &str) -> QueryResult<bool> {
+/// Whether a name is taken: by its key, or by a name that looks the same (its skeleton).
+pub fn name_taken(conn: &mut Conn, username_key: &str, skeleton: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        users::table.filter(users::username_key.eq(username_key)),
+        users::table.filter(
+            users::username_key
+                .eq(username_key)
+                .or(users::username_skeleton.eq(skeleton)),
+        ),
     ))
     .get_result(conn)
+}
+
+/// The user whose name looks like one with this skeleton, if any.
+pub fn find_by_skeleton(conn: &mut Conn, skeleton: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::username_skeleton.eq(skeleton))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Up to `limit` users after `after_id` whose skeleton is not filled in yet (rows from before
+/// it existed), by id.
+pub fn without_skeleton(
+    conn: &mut Conn,
+    after_id: i32,
+    limit: i64,
+) -> QueryResult<Vec<(i32, String)>> {
+    users::table
+        .filter(users::username_skeleton.is_null())
+        .filter(users::id.gt(after_id))
+        .order(users::id.asc())
+        .limit(limit)
+        .select((users::id, users::username_key))
+        .load(conn)
+}
+
+pub fn set_skeleton(conn: &mut Conn, id: i32, skeleton: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::username_skeleton.eq(skeleton))
+        .execute(conn)
+        .map(|_| ())
 }
 
 pub fn find_credentials(conn: &mut Conn, username_key: &str) -> QueryResult<Option<Credentials>> {

@@ -11,7 +11,9 @@ mod username;
 
 pub use events::{EventKind, Origin};
 pub use password::{PASSWORD_MAX_LENGTH, PasswordPolicy, check_length_limit};
-pub use password_hash::{HashFormat, PasswordHash, Verification, hash_password, verify_password};
+pub use password_hash::{
+    HashFormat, PasswordHash, Verification, hash_password, spend_iterations, verify_password,
+};
 pub use session::{SessionState, StartedSession, new_public_id, new_session_key, session_key_hash};
 pub use username::Username;
 

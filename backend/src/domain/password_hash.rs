@@ -141,6 +141,12 @@ impl PasswordHash {
         }
     }
 
+    /// What verifying against this hash costs, in PBKDF2-HMAC-SHA256 block computations: the
+    /// iteration count times the 32-byte blocks of its length.
+    pub fn work(&self) -> u64 {
+        u64::from(self.iterations) * self.hash.len().div_ceil(HASH_BYTES).max(1) as u64
+    }
+
     /// The PHC string of this hash.
     pub fn to_phc(&self) -> String {
         format!(
@@ -166,6 +172,18 @@ pub fn hash_password(password: &str, iterations: u32) -> String {
         hash: hash.to_vec(),
     }
     .to_phc()
+}
+
+/// Computes (and throws away) `iterations` PBKDF2-HMAC-SHA256 iterations of one block: the
+/// same work as verifying against a hash of that many iterations, for answers that must take as
+/// long as one.
+pub fn spend_iterations(iterations: u64) {
+    let mut out = [0u8; HASH_BYTES];
+    let rounds = u32::try_from(iterations).unwrap_or(u32::MAX);
+    if rounds > 0 {
+        pbkdf2::pbkdf2_hmac::<Sha256>(b"padding", b"latchkey-padding", rounds, &mut out);
+    }
+    std::hint::black_box(out);
 }
 
 /// Checks `password` against `stored` in constant time with respect to the hash bytes;

@@ -74,6 +74,15 @@ impl Username {
         normalized.trim().to_lowercase().chars().take(64).collect()
     }
 
+    /// The confusable skeleton (Unicode TS #39) of the name as shown, lower-cased: names that
+    /// look alike share it ("inputuser" with a Cyrillic "ѕ", "paypaI" with a capital i, "modern"
+    /// and "rnodern"). Uniqueness goes through it as well as through the key.
+    pub fn skeleton(&self) -> String {
+        unicode_security::skeleton(&self.display)
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+
     pub fn display(&self) -> &str {
         &self.display
     }
@@ -134,6 +143,20 @@ mod tests {
         assert!(Username::parse(&"é".repeat(32)).is_ok());
         // "ﬀ" (U+FB00) becomes "ff" under NFKC: 17 of them are 34 characters.
         assert_eq!(code(&"\u{fb00}".repeat(17)), FieldCode::TooLong);
+    }
+
+    #[test]
+    fn names_that_look_alike_share_a_skeleton() {
+        let skeleton = |raw: &str| Username::parse(raw).expect(raw).skeleton();
+        assert_eq!(
+            skeleton("inputuser"),
+            skeleton("inputu\u{0455}er"),
+            "Cyrillic dze"
+        );
+        assert_eq!(skeleton("paypal"), skeleton("paypaI"), "capital i");
+        assert_eq!(skeleton("Alice"), skeleton("alice"));
+        assert_ne!(skeleton("alice"), skeleton("alicia"));
+        assert_ne!(skeleton("bob"), skeleton("rob"));
     }
 
     #[test]

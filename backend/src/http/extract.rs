@@ -46,6 +46,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
 }
 
 fn check_headers(req: &HttpRequest) -> Result<(), ApiError> {
+    // JSON is UTF-8 (RFC 8259 §8.1): a body declared in another charset would be parsed as
+    // something it is not.
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -54,6 +56,8 @@ fn check_headers(req: &HttpRequest) -> Result<(), ApiError> {
         .is_some_and(|m| {
             m.type_() == mime::APPLICATION
                 && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+                && m.get_param(mime::CHARSET)
+                    .is_none_or(|charset| charset.as_str().eq_ignore_ascii_case("utf-8"))
         });
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);

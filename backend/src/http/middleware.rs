@@ -1,5 +1,6 @@
 //! Cross-cutting HTTP behaviour, outermost first:
 //! - `track_requests`: counts and times every request for `/metrics`;
+//! - `head_as_get`: `HEAD` is a `GET` without a body, wherever `GET` is served;
 //! - `request_context`: request id (propagated when sane, else generated), a tracing span per
 //!   request with its completion log line (naming the same route label as the metrics), and the
 //!   security and caching headers;
@@ -57,12 +58,7 @@ pub async fn request_context(
         method = %req.method(),
         path = %req.path(),
     );
-    let is_api = req.path().starts_with("/api/") || req.path() == "/metrics";
-    let context = HeaderContext {
-        id: &id,
-        hsts,
-        is_api,
-    };
+    let context = HeaderContext { id: &id, hsts };
     let pattern = req.match_pattern();
     let result = next.call(req).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -108,11 +104,12 @@ fn is_session_store_error(err: &Error) -> bool {
         || err.as_error::<InternalError<anyhow::Error>>().is_some()
 }
 
-/// The headers every response gets.
+/// The headers every response gets. The policy depends on nothing in the request's path (a
+/// path can be spelt many ways); responses that may be cached say so themselves (the SPA's
+/// files, the API docs' files), everything else is `no-store`.
 struct HeaderContext<'a> {
     id: &'a str,
     hsts: bool,
-    is_api: bool,
 }
 
 impl HeaderContext<'_> {
@@ -141,10 +138,22 @@ impl HeaderContext<'_> {
                 HeaderValue::from_static("max-age=31536000; includeSubDomains"),
             );
         }
-        if self.is_api && !headers.contains_key(header::CACHE_CONTROL) {
+        if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
     }
+}
+
+/// Serves `HEAD` wherever `GET` is served (RFC 9110 §9.3.2): the request goes on as a `GET`,
+/// and actix-http, which parsed it as a `HEAD`, sends the response's headers without the body.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// Turns error responses that are not problems yet (routing, extractors, bare statuses) into

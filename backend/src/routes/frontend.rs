@@ -61,19 +61,50 @@ impl FrontendSource {
 /// The screens of the SPA: each answers with `index.html`.
 pub const SCREENS: [&str; 4] = ["/", "/login", "/register", "/dashboard"];
 
-/// A GET or HEAD that no route took: a screen, or a file of the SPA, or 404.
+/// The methods the SPA's screens and files accept.
+pub const ALLOW: &str = "GET, HEAD";
+
+/// The file that answers `path` (a screen is `index.html`), if the path may name one.
+fn file_for(path: &str) -> Option<&str> {
+    if SCREENS.contains(&path) {
+        return Some("index.html");
+    }
+    let file = path.trim_start_matches('/');
+    (!file.is_empty() && file != "index.html").then_some(file)
+}
+
+/// A GET (or HEAD) that no route took: a screen, or a file of the SPA, or 404.
 pub async fn serve_path(
     req: &HttpRequest,
+    path: &str,
     source: &FrontendSource,
 ) -> Result<HttpResponse, ApiError> {
-    if SCREENS.contains(&req.path()) {
-        return serve(req, source, "index.html").await;
+    let file = file_for(path).ok_or(ApiError::NotFound)?;
+    serve(req, source, file).await
+}
+
+/// Whether `path` is a screen or a file of the SPA (so that another method gets 405, not 404).
+pub async fn exists(path: &str, source: &FrontendSource) -> Result<bool, ApiError> {
+    let Some(file) = file_for(path) else {
+        return Ok(false);
+    };
+    Ok(read(source, file).await?.is_some())
+}
+
+/// A file's bytes and etag. Reading from disk blocks; the embedded copy is in memory.
+async fn read(
+    source: &FrontendSource,
+    path: &str,
+) -> Result<Option<(Cow<'static, [u8]>, String)>, ApiError> {
+    match source {
+        FrontendSource::Dir(_) => {
+            let (source, owned_path) = (source.clone(), path.to_owned());
+            web::block(move || source.read(&owned_path))
+                .await
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading a frontend file: {e}")))
+        }
+        _ => Ok(source.read(path)),
     }
-    let path = req.path().trim_start_matches('/');
-    if path.is_empty() || path == "index.html" {
-        return Err(ApiError::NotFound);
-    }
-    serve(req, source, path).await
 }
 
 async fn serve(
@@ -81,17 +112,7 @@ async fn serve(
     source: &FrontendSource,
     path: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let found = match source {
-        // Reading from disk blocks; the embedded copy is in memory.
-        FrontendSource::Dir(_) => {
-            let (source, owned_path) = (source.clone(), path.to_owned());
-            web::block(move || source.read(&owned_path))
-                .await
-                .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading a frontend file: {e}")))?
-        }
-        _ => source.read(path),
-    };
-    let (bytes, etag) = found.ok_or(ApiError::NotFound)?;
+    let (bytes, etag) = read(source, path).await?.ok_or(ApiError::NotFound)?;
     let etag = format!("\"{}\"", &etag[..32.min(etag.len())]);
     let mime = mime_guess::from_path(path).first_or_octet_stream();
     let fresh = req

@@ -69,7 +69,8 @@ impl From<&crate::domain::User> for User {
 }
 
 /// The methods each routed path accepts, for `405` answers with `Allow`: read off the OpenAPI
-/// document, which is built from [`api`].
+/// document, which is built from [`api`]. `HEAD` goes wherever `GET` does (RFC 9110 §9.3.2;
+/// `http::middleware::head_as_get` serves it).
 #[derive(Debug, Clone, Default)]
 pub struct AllowedMethods(Vec<(ResourceDef, String)>);
 
@@ -80,6 +81,7 @@ impl AllowedMethods {
             let mut methods: Vec<&str> = Vec::new();
             let ops = [
                 ("GET", &item.get),
+                ("HEAD", &item.get),
                 ("POST", &item.post),
                 ("PUT", &item.put),
                 ("PATCH", &item.patch),
@@ -104,23 +106,33 @@ impl AllowedMethods {
     }
 }
 
-/// The application's default service: a request no route took. On a routed path that is a
-/// method the path does not accept (405 with `Allow`); otherwise the SPA's files.
+/// The application's default service: a request no route took. On a routed path, a method the
+/// path does not accept (405 with `Allow`); otherwise the SPA's files and screens, which accept
+/// `GET` and `HEAD` only. Paths are compared as the router sees them (`/%61pi/me` is
+/// `/api/me`).
 pub async fn fallback(
     req: HttpRequest,
     allowed: web::Data<AllowedMethods>,
     source: web::Data<frontend::FrontendSource>,
 ) -> Result<HttpResponse, ApiError> {
-    if let Some(allow) = allowed.for_path(req.path()) {
+    let path = req.match_info().as_str();
+    if let Some(allow) = allowed.for_path(path) {
         return Err(ApiError::MethodNotAllowed {
             allow: allow.to_owned(),
         });
     }
-    let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
-    if !is_read || req.path().starts_with("/api/") {
+    if path.starts_with("/api/") {
         return Err(ApiError::NotFound);
     }
-    frontend::serve_path(&req, &source).await
+    if req.method() == Method::GET {
+        return frontend::serve_path(&req, path, &source).await;
+    }
+    if frontend::exists(path, &source).await? {
+        return Err(ApiError::MethodNotAllowed {
+            allow: frontend::ALLOW.to_owned(),
+        });
+    }
+    Err(ApiError::NotFound)
 }
 
 /// A problem response for the document.
@@ -157,7 +169,7 @@ problem_responses! {
     BadBody {
         "400" => "Body is not a JSON object",
         "413" => "Body over 16 KiB",
-        "415" => "Body is not application/json",
+        "415" => "Body is not UTF-8 application/json",
     }
     /// An endpoint that needs a session, without one.
     Unauthenticated {

@@ -73,6 +73,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         hash_queue_depth: pool.queue_depth(),
         hash_threads_busy: pool.busy_threads(),
         active_sessions: state.accounts.count_live_sessions().await?,
+        open_connections: state.connections.open(),
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

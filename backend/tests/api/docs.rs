@@ -99,6 +99,6 @@ async fn only_the_docs_files_are_served_and_errors_are_problems() {
         .send()
         .await
         .expect("post");
-    assert_eq!(res.headers()["allow"], "GET");
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
     crate::helpers::assert_problem(res, 405, "method_not_allowed").await;
 }

@@ -104,8 +104,8 @@ async fn wrong_methods_are_405_with_allow() {
         (reqwest::Method::GET, "/api/login", "POST"),
         (reqwest::Method::GET, "/api/register", "POST"),
         (reqwest::Method::DELETE, "/api/logout", "POST"),
-        (reqwest::Method::POST, "/api/me", "GET, DELETE"),
-        (reqwest::Method::PUT, "/api/health", "GET"),
+        (reqwest::Method::POST, "/api/me", "GET, HEAD, DELETE"),
+        (reqwest::Method::PUT, "/api/health", "GET, HEAD"),
     ];
     for (method, path, allow) in cases {
         let res = app

@@ -333,6 +333,20 @@ pub async fn wait_for_busy_hash_threads(base: &str, busy: u32) {
     }
 }
 
+/// The events of the signed-in user once `ready` holds for them: a failed login's event is
+/// recorded just after its answer (so that it costs no time an unknown name would not), so a
+/// test that wants to see it waits for it; at most 10 s.
+pub async fn events_when(app: &TestApp, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let events: Vec<Value> = app.get("/api/me/events").await.json().await.expect("json");
+        if ready(&events) || std::time::Instant::now() >= deadline {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Inserts a user with a given stored hash straight into the database (imported or legacy
 /// hashes), as the Flask import would.
 pub fn insert_user(conn: &mut latchkey::db::Conn, name: &str, hash: &str) {
@@ -341,6 +355,7 @@ pub fn insert_user(conn: &mut latchkey::db::Conn, name: &str, hash: &str) {
         &latchkey::db::users::NewUser {
             username: name,
             username_key: &name.to_lowercase(),
+            username_skeleton: None,
             password_hash: hash,
             created_at: 0,
             updated_at: 0,

@@ -191,7 +191,7 @@ async fn metrics_is_get_only_and_documented() {
         .await
         .expect("post");
     assert_eq!(res.status(), 405);
-    assert_eq!(res.headers()["allow"], "GET");
+    assert_eq!(res.headers()["allow"], "GET, HEAD");
     let doc: serde_json::Value = serde_json::from_str(&latchkey::openapi::json()).expect("json");
     assert!(doc["paths"]["/metrics"]["get"].is_object());
 }

@@ -108,6 +108,10 @@ async fn every_documented_operation_is_routed_and_every_routed_path_answers_only
             .collect();
         allowed.sort();
         let mut expected = methods.clone();
+        if methods.iter().any(|m| m == "GET") {
+            // RFC 9110: HEAD wherever GET.
+            expected.push("HEAD".to_owned());
+        }
         expected.sort();
         assert_eq!(allowed, expected, "Allow of {template}");
     }

@@ -91,7 +91,10 @@ pub fn insert(conn: &mut Conn, session: &NewSession<'_>) -> QueryResult<()> {
 
 /// The session check of every authenticated request, so it runs on the backend's own connection
 /// type: Diesel then reuses the prepared statement instead of translating and preparing the
-/// query through the multi-backend layer each time.
+/// query through the multi-backend layer each time. `key_hash` is unique, so the query has no
+/// `LIMIT`: Diesel binds `.first()`'s `LIMIT ?` anew on each run, and SQLite re-prepares a
+/// statement whose bound `LIMIT` value changed its plan (the profile showed the SQL parser on
+/// every request).
 pub fn find_by_key_hash(conn: &mut Conn, key_hash: &str) -> QueryResult<Option<SessionWithUser>> {
     macro_rules! find {
         ($conn:expr) => {
@@ -99,7 +102,7 @@ pub fn find_by_key_hash(conn: &mut Conn, key_hash: &str) -> QueryResult<Option<S
                 .inner_join(users::table)
                 .filter(sessions::key_hash.eq(key_hash))
                 .select((SessionRow::as_select(), users::username, users::created_at))
-                .first::<(SessionRow, String, i64)>($conn)
+                .get_result::<(SessionRow, String, i64)>($conn)
                 .optional()
         };
     }

@@ -59,7 +59,7 @@ pub fn begin_attempt(
     let row: Option<Row> = login_throttles::table
         .find(key)
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     if let Some(row) = &row {
         let left_ms = row.locked_until_ms - now_ms;

@@ -55,7 +55,7 @@ pub fn insert(conn: &mut Conn, user: &NewUser<'_>) -> QueryResult<UserRow> {
     users::table
         .filter(users::username_key.eq(user.username_key))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
 }
 
 /// Whether a name is taken: by its key, or by a name that looks the same (its skeleton).
@@ -75,7 +75,7 @@ pub fn find_by_skeleton(conn: &mut Conn, skeleton: &str) -> QueryResult<Option<U
     users::table
         .filter(users::username_skeleton.eq(skeleton))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -106,7 +106,7 @@ pub fn find_credentials(conn: &mut Conn, username_key: &str) -> QueryResult<Opti
     users::table
         .filter(users::username_key.eq(username_key))
         .select(Credentials::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -114,7 +114,7 @@ pub fn find_credentials_by_id(conn: &mut Conn, id: i32) -> QueryResult<Option<Cr
     users::table
         .find(id)
         .select(Credentials::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

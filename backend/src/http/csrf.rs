@@ -15,6 +15,14 @@ use actix_web::middleware::Next;
 use crate::config::Settings;
 use crate::error::ApiError;
 
+/// Methods that change nothing (RFC 9110 §9.2.1), which another site may make a browser send.
+fn is_safe(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
 /// The verdict for one request.
 pub fn is_allowed(
     method: &Method,
@@ -23,10 +31,7 @@ pub fn is_allowed(
     host: Option<&str>,
     settings: &Settings,
 ) -> bool {
-    if matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) {
+    if is_safe(method) {
         return true;
     }
     let origin = origin.map(|o| o.trim().to_ascii_lowercase());
@@ -69,7 +74,7 @@ pub async fn cross_origin_guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    {
+    if !is_safe(req.method()) {
         let headers = req.headers();
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         // The Host header itself (HTTP/2: the authority), never X-Forwarded-Host.

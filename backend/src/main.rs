@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use latchkey::cli::{Command, parse_cli, run_admin};
+use latchkey::cli::{Command, parse_cli, print_completions, print_man_page, run_admin};
 use latchkey::config::Settings;
 use latchkey::startup::{Application, connect_and_migrate};
 use latchkey::{openapi, telemetry};
@@ -15,6 +15,8 @@ fn main() -> ExitCode {
             print!("{}", openapi::yaml());
             return ExitCode::SUCCESS;
         }
+        Command::Completions { shell } => print_completions(shell).map_err(anyhow::Error::from),
+        Command::Man => print_man_page().map_err(anyhow::Error::from),
         Command::Admin(admin) => return run_admin(admin, &settings),
         Command::Serve => {
             telemetry::init(settings.log_format, settings.log_filter.as_deref());

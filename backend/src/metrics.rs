@@ -8,6 +8,7 @@
 //! methods are `other`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Key, Label, Level, Metadata, Recorder as _, Unit};
@@ -86,6 +87,20 @@ struct Inner {
     hash_threads_busy: Gauge,
     active_sessions: Gauge,
     open_connections: Gauge,
+    /// Requests being served now, and requests finished since start (for the shutdown log).
+    in_flight: AtomicU64,
+    finished: AtomicU64,
+}
+
+/// A request being served: counted in flight until dropped (finished, failed or abandoned when
+/// its client went away).
+pub struct InFlight(Metrics);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.inner.finished.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -137,6 +152,8 @@ impl Metrics {
                 hash_threads_busy,
                 active_sessions,
                 open_connections,
+                in_flight: AtomicU64::new(0),
+                finished: AtomicU64::new(0),
             }),
         }
     }
@@ -158,6 +175,22 @@ impl Metrics {
     /// Counts one hash job refused because the queue was full.
     pub fn hash_rejected(&self) {
         self.inner.hash_rejections.increment(1);
+    }
+
+    /// Counts a request in flight until the returned guard is dropped.
+    pub fn start_request(&self) -> InFlight {
+        self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Requests being served now.
+    pub fn requests_in_flight(&self) -> u64 {
+        self.inner.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Requests finished since start.
+    pub fn requests_finished(&self) -> u64 {
+        self.inner.finished.load(Ordering::Relaxed)
     }
 
     /// Counts and times one HTTP request.

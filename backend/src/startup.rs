@@ -35,6 +35,9 @@ use crate::state::AppState;
 /// How long a client may take to send the request head (actix-web's default, made explicit).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How often expired sessions are deleted.
 const CLEANUP_EVERY: Duration = Duration::from_secs(600);
 
@@ -165,7 +168,9 @@ impl Application {
         .client_request_timeout(HEAD_TIMEOUT)
         .on_connect(count_connections)
         .listen(listener)?
-        .shutdown_timeout(10)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
+        // `run_until_stopped` handles the signals, to log what the shutdown did.
+        .disable_signals()
         .run();
 
         tokio::spawn(clean_up_periodically(state.clone()));
@@ -196,10 +201,51 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish (up to 10 s).
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    /// Serves until stopped through [`Self::handle`] (tests); no signal handling.
+    pub async fn serve(self) -> std::io::Result<()> {
         self.server.await
     }
+
+    /// Serves until SIGINT/SIGTERM (or [`Self::handle`]'s stop), then stops accepting
+    /// connections and lets the requests in flight finish, for up to 10 s. Logs one line when
+    /// the signal arrives and one when the server has stopped, with how many requests were
+    /// drained and how many had to be abandoned.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let metrics = self.state.metrics.clone();
+        let mut server = self.server;
+        let signal = tokio::select! {
+            result = &mut server => return result,
+            signal = shutdown_signal() => signal?,
+        };
+        let in_flight = metrics.requests_in_flight();
+        let finished_before = metrics.requests_finished();
+        tracing::info!(
+            signal,
+            in_flight,
+            timeout_secs = SHUTDOWN_TIMEOUT.as_secs(),
+            "shutting down: no new connections, finishing the requests in flight"
+        );
+        // The server future runs the stop (it is the server's command loop), so both are polled.
+        let ((), result) = tokio::join!(handle.stop(true), server);
+        tracing::info!(
+            drained = metrics.requests_finished() - finished_before,
+            abandoned = metrics.requests_in_flight(),
+            "latchkey stopped"
+        );
+        result
+    }
+}
+
+/// The name of the first of SIGINT and SIGTERM to arrive.
+async fn shutdown_signal() -> std::io::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    })
 }
 
 /// Opens the pool and applies pending migrations.

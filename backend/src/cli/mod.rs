@@ -15,7 +15,7 @@ pub mod user;
 use std::process::ExitCode;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches as _, Parser, Subcommand};
 
 use crate::config::Settings;
 
@@ -44,6 +44,13 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document as YAML.
     Openapi,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page, latchkey(1), in roff (`latchkey man | man -l -`).
+    Man,
     #[command(flatten)]
     Admin(AdminCommand),
 }
@@ -68,10 +75,84 @@ pub enum AdminCommand {
 /// Parses the command line and environment. On an invalid setting prints one line naming it and
 /// exits with status 2; `--help` and `--version` print and exit 0.
 pub fn parse_cli() -> Cli {
-    match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => exit_with(err),
-    }
+    let matches = command()
+        .try_get_matches()
+        .unwrap_or_else(|err| exit_with(err));
+    Cli::from_arg_matches(&matches).unwrap_or_else(|err| exit_with(err))
+}
+
+/// The settings each subcommand reads (every other one is accepted but left out of its
+/// `--help`); the server, `serve`, reads them all.
+const SETTINGS_READ_BY: &[(&str, &[&str])] = &[
+    (
+        "migrate",
+        &["database_url", "db_timeout", "log_filter", "log_format"],
+    ),
+    ("openapi", &[]),
+    ("completions", &[]),
+    ("man", &[]),
+    (
+        "user",
+        &[
+            "database_url",
+            "db_timeout",
+            "log_filter",
+            "pbkdf2_iterations",
+            "password_min_length",
+            "password_min_strength",
+            "session_idle_timeout",
+        ],
+    ),
+    (
+        "import-flask",
+        &["database_url", "db_timeout", "log_filter"],
+    ),
+    ("calibrate", &["pbkdf2_iterations", "log_filter"]),
+    ("healthcheck", &["bind"]),
+];
+
+/// The full command definition, as parsed and as rendered into completions and the manual:
+/// every setting is global (so `latchkey --database-url X user list` works), but a subcommand's
+/// help lists only the settings it reads.
+pub fn command() -> clap::Command {
+    let root = Cli::command();
+    let settings: Vec<clap::Arg> = root
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    SETTINGS_READ_BY.iter().fold(root, |root, (name, reads)| {
+        root.mut_subcommand(*name, |sub| hide_settings(sub, &settings, reads))
+    })
+}
+
+/// Gives `cmd` and its subcommands hidden copies of the settings they do not read; clap then
+/// propagates only the rest, visibly, from the root.
+fn hide_settings(cmd: clap::Command, settings: &[clap::Arg], reads: &[&str]) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let cmd = settings
+        .iter()
+        .filter(|a| !reads.contains(&a.get_id().as_str()))
+        .fold(cmd, |cmd, a| cmd.arg(a.clone().hide(true)));
+    names.into_iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, |sub| hide_settings(sub, settings, reads))
+    })
+}
+
+/// `latchkey completions SHELL`.
+pub fn print_completions(shell: clap_complete::Shell) -> std::io::Result<()> {
+    let mut cmd = command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "latchkey", &mut script);
+    std::io::Write::write_all(&mut std::io::stdout(), &script)
+}
+
+/// `latchkey man`: the root page, with every subcommand listed.
+pub fn print_man_page() -> std::io::Result<()> {
+    clap_mangen::Man::new(command()).render(&mut std::io::stdout())
 }
 
 fn exit_with(err: clap::Error) -> ! {
@@ -126,6 +207,18 @@ pub fn run_admin(command: AdminCommand, settings: &Settings) -> ExitCode {
         db_pool_size: 1,
         ..settings.clone()
     };
+    let uses_database = matches!(
+        command,
+        AdminCommand::User { .. } | AdminCommand::ImportFlask(_)
+    );
+    // Before anything else: an administrator who runs a command from the wrong directory gets
+    // told so, not a new empty database.
+    if uses_database {
+        if let Err(err) = require_database(&settings.database_url) {
+            eprintln!("latchkey: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match command {
         AdminCommand::User { command } => user::run(command, settings),
         AdminCommand::ImportFlask(args) => import_flask::run(&args, settings),
@@ -156,6 +249,23 @@ pub(crate) fn accounts(settings: &Settings) -> anyhow::Result<crate::accounts::A
         1,
         crate::clock::Clock::system(),
         crate::metrics::Metrics::new(),
+    )
+}
+
+/// Fails with one line naming where the SQLite file was looked for and how to create it.
+fn require_database(url: &crate::config::DatabaseUrl) -> anyhow::Result<()> {
+    let crate::config::DatabaseUrl::Sqlite(path) = url else {
+        return Ok(());
+    };
+    if path.exists() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    anyhow::bail!(
+        "no database at {} (DATABASE_URL={}); point DATABASE_URL or --database-url at the \
+         server's database, or create a new one with `latchkey migrate`",
+        shown.display(),
+        path.display()
     )
 }
 

@@ -194,6 +194,7 @@ pub async fn track_requests(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
+    let _in_flight = metrics.start_request();
     let method = method_label(req.method().as_str());
     // The template comes from the resource map, not from routing: it is known before the call,
     // and stays known when an inner middleware fails and the request is gone.

@@ -122,6 +122,21 @@ pub async fn fallback(
         });
     }
     if path.starts_with("/api/") {
+        // `/api/docs/` and the like: a trailing slash on a path that serves GET is a typo, not
+        // another resource (RFC 9110 §15.4.9: 308 keeps the method).
+        let trimmed = path.trim_end_matches('/');
+        let serves_get = allowed
+            .for_path(trimmed)
+            .is_some_and(|allow| allow.split(", ").any(|m| m == "GET"));
+        if req.method() == Method::GET && trimmed.len() < path.len() && serves_get {
+            let location = match req.query_string() {
+                "" => trimmed.to_owned(),
+                query => format!("{trimmed}?{query}"),
+            };
+            return Ok(HttpResponse::PermanentRedirect()
+                .insert_header((actix_web::http::header::LOCATION, location))
+                .finish());
+        }
         return Err(ApiError::NotFound);
     }
     if req.method() == Method::GET {

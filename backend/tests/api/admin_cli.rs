@@ -94,6 +94,9 @@ async fn create_refuses_bad_names_weak_passwords_taken_names_and_missing_input()
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("latchkey.db");
     let pw = format!("{PASSWORD}\n");
+    let mut migrate = latchkey(&db);
+    migrate.arg("migrate");
+    assert!(run(migrate, None).status.success());
 
     assert_fails_with(&user(&db, &["create", "ab"], Some(&pw)), "too_short");
     assert_fails_with(

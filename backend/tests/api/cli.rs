@@ -112,3 +112,114 @@ fn help_lists_every_setting_with_its_variable() {
         assert!(help.contains(var), "{var} missing from --help");
     }
 }
+
+#[test]
+fn a_subcommands_help_lists_only_the_settings_it_reads() {
+    let help = |args: &[&str]| {
+        let out = latchkey().args(args).output().expect("runs");
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let create = help(&["user", "create", "--help"]);
+    for var in [
+        "DATABASE_URL",
+        "LATCHKEY_PBKDF2_ITERATIONS",
+        "LATCHKEY_PASSWORD_MIN_LENGTH",
+        "LATCHKEY_PASSWORD_MIN_STRENGTH",
+    ] {
+        assert!(create.contains(var), "{var} in user create --help");
+    }
+    for var in [
+        "LATCHKEY_BIND",
+        "LATCHKEY_COOKIE_SECURE",
+        "LATCHKEY_TRUSTED_PROXIES",
+        "LATCHKEY_MAX_CONNECTIONS",
+        "LATCHKEY_SECRET_KEY",
+    ] {
+        assert!(!create.contains(var), "{var} not in user create --help");
+    }
+    let health = help(&["healthcheck", "--help"]);
+    assert!(health.contains("LATCHKEY_BIND"));
+    assert!(!health.contains("DATABASE_URL"));
+    let openapi = help(&["openapi", "--help"]);
+    assert!(!openapi.contains("[env:"), "openapi reads no setting");
+    // Hidden is not refused: a setting before or after the subcommand still parses.
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("latchkey.db");
+    let out = latchkey()
+        .args(["--bind", "127.0.0.1:1", "migrate", "--database-url"])
+        .arg(&db)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.is_file());
+}
+
+#[test]
+fn admin_commands_refuse_a_missing_database_instead_of_creating_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let flask = dir.path().join("flask.sqlite");
+    std::fs::write(&flask, "").expect("file");
+    for args in [
+        &["user", "list"][..],
+        &["user", "logout", "alice"],
+        &["import-flask", flask.to_str().expect("utf-8"), "--dry-run"],
+    ] {
+        let out = latchkey()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        let looked_at = dir.path().canonicalize().expect("dir").join("latchkey.db");
+        assert!(
+            stderr.contains(&looked_at.display().to_string()),
+            "names where it looked: {stderr}"
+        );
+        assert!(
+            stderr.contains("latchkey migrate"),
+            "says how to create one: {stderr}"
+        );
+        assert!(
+            !dir.path().join("latchkey.db").exists(),
+            "{args:?} created it"
+        );
+    }
+}
+
+#[test]
+fn completions_and_the_manual_are_generated_from_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = latchkey()
+            .args(["completions", shell])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).expect("utf-8");
+        for word in ["import-flask", "set-password", "database-url"] {
+            assert!(script.contains(word), "{word} in the {shell} completions");
+        }
+    }
+    let out = latchkey().arg("man").output().expect("runs");
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(page.contains(".TH latchkey 1"), "a section-1 page");
+    for word in [
+        "LATCHKEY_SESSION_IDLE_TIMEOUT",
+        "healthcheck",
+        "import\\-flask",
+    ] {
+        assert!(page.contains(word), "{word} in the manual");
+    }
+    let bad = latchkey()
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -102,3 +102,33 @@ async fn only_the_docs_files_are_served_and_errors_are_problems() {
     assert_eq!(res.headers()["allow"], "GET, HEAD");
     crate::helpers::assert_problem(res, 405, "method_not_allowed").await;
 }
+
+#[tokio::test]
+async fn a_trailing_slash_on_a_get_route_redirects_to_it() {
+    let app = spawn_app().await;
+    for (path, location) in [
+        ("/api/docs/", "/api/docs"),
+        ("/api/health/", "/api/health"),
+        ("/api/openapi.json//?x=1", "/api/openapi.json?x=1"),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 308, "{path}");
+        assert_eq!(res.headers()["location"], location, "{path}");
+    }
+    // Followed, it is the page.
+    let page = reqwest::get(app.url("/api/docs/")).await.expect("get");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("body").contains("swagger-ui"));
+    // Not for paths that do not serve GET, nor for unsafe methods.
+    crate::helpers::assert_problem(app.get("/api/login/").await, 404, "not_found").await;
+    crate::helpers::assert_problem(app.get("/api/nothing/").await, 404, "not_found").await;
+    let post = app
+        .client
+        .post(app.url("/api/health/"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(post.status(), 404);
+}

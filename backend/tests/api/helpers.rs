@@ -163,7 +163,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let port = app.port();
     let handle = app.handle();
     let clock = app.state().accounts.clock().clone();
-    tokio::spawn(app.run_until_stopped());
+    tokio::spawn(app.serve());
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())

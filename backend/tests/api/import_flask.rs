@@ -214,6 +214,9 @@ fn an_import_that_fails_part_way_imports_nobody() {
 fn files_that_are_not_a_flask_database_get_one_clear_line() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("latchkey.db");
+    let mut migrate = latchkey(&db);
+    migrate.arg("migrate");
+    assert!(run(migrate, None).status.success());
     let check = |path: &Path, needle: &str| {
         let out = import(&db, path, &[]);
         let err = stderr(&out);

@@ -13,7 +13,27 @@ use crate::helpers::PASSWORD;
 struct Server {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// The server's JSON log lines so far.
+    fn log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("server.log"))
+            .expect("log")
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The log line with this message.
+    fn logged(&self, message: &str) -> serde_json::Value {
+        let log = self.log();
+        log.iter()
+            .find(|l| l["message"] == message)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {message:?} in {log:#?}"))
+    }
 }
 
 impl Drop for Server {
@@ -40,13 +60,9 @@ async fn start(iterations: u32) -> Server {
         .args(["--log-format", "json"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(dir.path().join("server.log")).expect("log file"));
     let child = cmd.spawn().expect("the server starts");
-    let server = Server {
-        child,
-        port,
-        _dir: dir,
-    };
+    let server = Server { child, port, dir };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -140,6 +156,14 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
         exit_code(&mut server, Duration::from_secs(15)).await,
         Some(0)
     );
+    // The log says what the shutdown did: one request was in flight, and it was drained.
+    let stopping =
+        server.logged("shutting down: no new connections, finishing the requests in flight");
+    assert_eq!(stopping["signal"], "SIGTERM");
+    assert_eq!(stopping["in_flight"], 1);
+    let stopped = server.logged("latchkey stopped");
+    assert_eq!(stopped["drained"], 1);
+    assert_eq!(stopped["abandoned"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,4 +174,9 @@ async fn sigint_stops_an_idle_server_with_exit_0() {
         exit_code(&mut server, Duration::from_secs(15)).await,
         Some(0)
     );
+    let stopping =
+        server.logged("shutting down: no new connections, finishing the requests in flight");
+    assert_eq!(stopping["signal"], "SIGINT");
+    assert_eq!(stopping["in_flight"], 0);
+    assert_eq!(server.logged("latchkey stopped")["drained"], 0);
 }

@@ -18,6 +18,7 @@ mod session;
 pub use account::{EventEntry, SessionEntry};
 pub use admin::{ImportOutcome, ImportRow, UserListing};
 pub use login::{LoginAttempt, LoginOutcome, Registration};
+pub use session::CLEANUP_BATCH;
 
 use secrecy::SecretString;
 

@@ -6,6 +6,11 @@ use crate::db::users;
 use crate::domain::{SessionState, User, Username, session_key_hash};
 use crate::error::ApiError;
 
+/// Expired sessions deleted per write by the periodic cleanup.
+pub const CLEANUP_BATCH: i64 = 500;
+/// The pause between two cleanup batches, in which requests get the write lock.
+const CLEANUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
 impl Accounts {
     /// The live session a cookie key names, or `None`. One indexed read; a session past its
     /// absolute lifetime or idle for too long is deleted and is `None`, whatever the browser
@@ -59,16 +64,29 @@ impl Accounts {
         }))
     }
 
-    /// Deletes expired sessions and stale throttle rows; returns how many of each.
+    /// Deletes expired sessions and stale throttle rows; returns how many of each. Sessions go
+    /// in batches of [`CLEANUP_BATCH`], each its own short write, with a pause between them, so
+    /// that a million expired rows never hold the write lock long enough for a request to see.
     pub async fn clean_up(&self) -> Result<(usize, usize), ApiError> {
-        let live = self.liveness();
-        self.db
-            .run(move |c| {
-                let sessions = sessions::delete_expired(c, live)?;
-                let throttles = crate::db::throttles::delete_stale(c, live.now)?;
-                Ok::<_, ApiError>((sessions, throttles))
-            })
-            .await
+        let mut sessions = 0;
+        loop {
+            let live = self.liveness();
+            let deleted = self
+                .db
+                .run(move |c| Ok::<_, ApiError>(sessions::delete_expired(c, live, CLEANUP_BATCH)?))
+                .await?;
+            sessions += deleted;
+            if deleted < CLEANUP_BATCH as usize {
+                break;
+            }
+            tokio::time::sleep(CLEANUP_PAUSE).await;
+        }
+        let now = self.clock.now();
+        let throttles = self
+            .db
+            .run(move |c| Ok::<_, ApiError>(crate::db::throttles::delete_stale(c, now)?))
+            .await?;
+        Ok((sessions, throttles))
     }
 
     /// Fills in the confusable skeleton of users from before it was stored (see the migration

@@ -17,6 +17,8 @@ pub const SECRET_KEY: &str = "bGF0Y2hrZXktdGVzdC1zZWNyZXQta2V5LWF0LWxlYXN0LTY0LW
 pub struct TestApp {
     pub address: String,
     pub clock: latchkey::clock::Clock,
+    /// The server's use cases (for work no endpoint starts, like the periodic cleanup).
+    pub accounts: latchkey::accounts::Accounts,
     pub client: reqwest::Client,
     pub jar: Arc<Jar>,
     pub database: Arc<TestDatabase>,
@@ -163,6 +165,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     let port = app.port();
     let handle = app.handle();
     let clock = app.state().accounts.clock().clone();
+    let accounts = app.state().accounts.clone();
     tokio::spawn(app.serve());
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder()
@@ -173,6 +176,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         clock,
+        accounts,
         client,
         jar,
         database,

@@ -18,6 +18,7 @@ mod logout_and_me;
 mod metrics;
 mod multi_instance;
 mod openapi;
+mod query_plans;
 mod register;
 mod security;
 mod security_doc;

@@ -207,8 +207,19 @@ async fn expired_sessions_and_stale_throttles_are_cleaned_up() {
         now,
         idle_secs: 8 * 3600,
     };
-    let removed = db::sessions::delete_expired(&mut conn, live).expect("sweep");
-    assert_eq!(removed, 2);
+    // In batches: at most `limit` rows a call.
+    assert_eq!(
+        db::sessions::delete_expired(&mut conn, live, 1).expect("sweep"),
+        1
+    );
+    assert_eq!(
+        db::sessions::delete_expired(&mut conn, live, 1).expect("sweep"),
+        1
+    );
+    assert_eq!(
+        db::sessions::delete_expired(&mut conn, live, 1).expect("sweep"),
+        0
+    );
     let left: Vec<i32> = sessions::table
         .select(sessions::id)
         .load(&mut conn)
@@ -219,4 +230,45 @@ async fn expired_sessions_and_stale_throttles_are_cleaned_up() {
     throttles::begin_attempt(&mut conn, "old_streak", (now - 2 * 86_400) * 1000, 5).expect("old");
     throttles::begin_attempt(&mut conn, "new_streak", now * 1000, 5).expect("new");
     assert_eq!(throttles::delete_stale(&mut conn, now).expect("sweep"), 1);
+}
+
+#[tokio::test]
+async fn the_cleanup_removes_more_expired_sessions_than_one_batch_and_keeps_live_ones() {
+    use latchkey::accounts::CLEANUP_BATCH;
+    let app = spawn_app().await;
+    let name = username("pile");
+    let _ = app.signed_in(&name).await;
+    let mut conn = app.db();
+    let user_id: i32 = latchkey::db::schema::users::table
+        .select(latchkey::db::schema::users::id)
+        .first(&mut conn)
+        .expect("user");
+    // Two and a half batches of sessions that ended long ago, half by age, half idle.
+    let now = app.clock().now();
+    let expired = 2 * CLEANUP_BATCH + CLEANUP_BATCH / 2;
+    // One statement that both backends run: a recursive counter feeding an INSERT.
+    diesel::sql_query(format!(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {last})
+         INSERT INTO sessions (public_id, key_hash, user_id, remember, created_at,
+                               last_seen_at, expires_at, logged_in_at)
+         SELECT 'old' || i, 'oldhash' || i, {user_id}, FALSE, {long_ago},
+                CASE WHEN i % 2 = 0 THEN {now} - 10 ELSE {long_ago} END,
+                CASE WHEN i % 2 = 0 THEN {now} - 1 ELSE {now} + 86400 END,
+                {long_ago}
+         FROM n",
+        last = expired - 1,
+        long_ago = now - 40 * 86_400,
+    ))
+    .execute(&mut conn)
+    .expect("insert expired sessions");
+    drop(conn);
+
+    let (removed, _) = app.accounts.clean_up().await.expect("cleanup");
+    assert_eq!(removed as i64, expired);
+    let left: i64 = sessions::table
+        .count()
+        .get_result(&mut app.db())
+        .expect("count");
+    assert_eq!(left, 1, "only the live session is left");
+    assert_eq!(app.get("/api/me").await.status(), 200);
 }

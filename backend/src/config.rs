@@ -141,6 +141,11 @@ pub struct Settings {
     )]
     pub max_connections_per_client: u32,
 
+    /// Security events kept per user (the newest; older ones are deleted as new ones arrive).
+    /// The API lists at most the newest 100.
+    #[arg(long, env = "LATCHKEY_EVENTS_PER_USER", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
+    pub events_per_user: u32,
+
     /// Log filter in `tracing`'s `EnvFilter` syntax, for example `info,latchkey=debug` (default:
     /// `info` for the server, warnings only for the admin commands).
     #[arg(long, env = "RUST_LOG", global = true)]

@@ -87,6 +87,7 @@ impl Accounts {
         let old = session.clone();
         let key = Username::throttle_key(&session.user.username);
         let now = self.clock.now();
+        let kept = self.events_kept;
         let (renewed, revoked) = self
             .db
             .write(move |c| {
@@ -96,7 +97,7 @@ impl Accounts {
                 }
                 let revoked = sessions::delete_for_user(c, user_id)?.saturating_sub(1);
                 this.forgive(c, &key)?;
-                events::record(c, user_id, EventKind::PasswordChanged, &origin, now)?;
+                events::record(c, user_id, EventKind::PasswordChanged, &origin, now, kept)?;
                 let renewed =
                     this.insert_session(c, old.user, old.remember, old.logged_in_at, &origin)?;
                 Ok((renewed, revoked))
@@ -176,12 +177,13 @@ impl Accounts {
         let id = session.user.id;
         let target = public_id.to_owned();
         let now = self.clock.now();
+        let kept = self.events_kept;
         let found = self
             .db
             .write(move |c| {
                 let found = sessions::delete_one_for_user(c, id, &target)?;
                 if found {
-                    events::record(c, id, EventKind::SessionRevoked, &origin, now)?;
+                    events::record(c, id, EventKind::SessionRevoked, &origin, now, kept)?;
                 }
                 Ok::<_, ApiError>(found)
             })
@@ -207,11 +209,12 @@ impl Accounts {
     ) -> Result<usize, ApiError> {
         let (id, keep) = (session.user.id, session.public_id.clone());
         let now = self.clock.now();
+        let kept = self.events_kept;
         let revoked = self
             .db
             .write(move |c| {
                 let revoked = sessions::delete_others(c, id, Some(&keep))?;
-                events::record(c, id, EventKind::SessionsRevoked, &origin, now)?;
+                events::record(c, id, EventKind::SessionsRevoked, &origin, now, kept)?;
                 Ok::<_, ApiError>(revoked)
             })
             .await?;
@@ -225,12 +228,12 @@ impl Accounts {
         Ok(revoked)
     }
 
-    /// The user's recent security events, newest first (at most [`events::KEEP_PER_USER`]).
+    /// The user's recent security events, newest first (at most [`events::SHOWN_PER_USER`]).
     pub async fn list_events(&self, session: &SessionState) -> Result<Vec<EventEntry>, ApiError> {
         let id = session.user.id;
         let rows = self
             .db
-            .run(move |c| Ok::<_, ApiError>(events::recent(c, id, events::KEEP_PER_USER)?))
+            .run(move |c| Ok::<_, ApiError>(events::recent(c, id, events::SHOWN_PER_USER)?))
             .await?;
         Ok(rows
             .into_iter()

@@ -105,13 +105,14 @@ impl Accounts {
         let hash = self.passwords.hash(password).await?;
         let id = user.id;
         let now = self.clock.now();
+        let kept = self.events_kept;
         let ended = self
             .db
             .write(move |c| {
                 if !users::set_hash(c, id, &hash, now)? {
                     return Err(ApiError::NotFound);
                 }
-                end_sessions_by_admin(c, id, EventKind::PasswordChanged, now)
+                end_sessions_by_admin(c, id, EventKind::PasswordChanged, now, kept)
             })
             .await?;
         crate::audit!(
@@ -129,9 +130,10 @@ impl Accounts {
         let user = self.find_user(name).await?;
         let id = user.id;
         let now = self.clock.now();
+        let kept = self.events_kept;
         let ended = self
             .db
-            .write(move |c| end_sessions_by_admin(c, id, EventKind::SessionsRevoked, now))
+            .write(move |c| end_sessions_by_admin(c, id, EventKind::SessionsRevoked, now, kept))
             .await?;
         crate::audit!(
             info,
@@ -192,8 +194,16 @@ fn end_sessions_by_admin(
     user_id: i32,
     kind: EventKind,
     now: i64,
+    kept: i64,
 ) -> Result<usize, ApiError> {
-    events::record(conn, user_id, kind, &Origin::admin_command_line(), now)?;
+    events::record(
+        conn,
+        user_id,
+        kind,
+        &Origin::admin_command_line(),
+        now,
+        kept,
+    )?;
     Ok(sessions::delete_for_user(conn, user_id)?)
 }
 

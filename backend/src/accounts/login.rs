@@ -95,6 +95,7 @@ impl Accounts {
         origin: Origin,
     ) -> Result<User, ApiError> {
         let now = self.clock.now();
+        let kept = self.events_kept;
         let skeleton = username.skeleton();
         self.db
             .write(move |c| {
@@ -116,7 +117,7 @@ impl Accounts {
                         e.into()
                     }
                 })?;
-                events::record(c, row.id, EventKind::Registered, &origin, now)?;
+                events::record(c, row.id, EventKind::Registered, &origin, now, kept)?;
                 Ok(User::from(&row))
             })
             .await
@@ -203,6 +204,7 @@ impl Accounts {
         let key = throttle_key.to_owned();
         let ip = origin.ip.clone();
         let now = self.clock.now();
+        let kept = self.events_kept;
         let session = self
             .db
             .write(move |c| {
@@ -218,7 +220,7 @@ impl Accounts {
                     )?;
                     tracing::info!(user_id = user.id, replaced, "password hash upgraded");
                 }
-                events::record(c, user.id, EventKind::Login, &origin, now)?;
+                events::record(c, user.id, EventKind::Login, &origin, now, kept)?;
                 Ok::<_, ApiError>(this.insert_session(c, user, remember, now, &origin)?)
             })
             .await?;
@@ -239,10 +241,11 @@ impl Accounts {
     pub async fn logout(&self, session: &SessionState, origin: Origin) -> Result<(), ApiError> {
         let (user_id, public_id) = (session.user.id, session.public_id.clone());
         let now = self.clock.now();
+        let kept = self.events_kept;
         self.db
             .write(move |c| {
                 db::sessions::delete_one_for_user(c, user_id, &public_id)?;
-                events::record(c, user_id, EventKind::Logout, &origin, now)?;
+                events::record(c, user_id, EventKind::Logout, &origin, now, kept)?;
                 Ok::<_, ApiError>(())
             })
             .await?;

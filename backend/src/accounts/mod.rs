@@ -54,6 +54,8 @@ pub struct Accounts {
     max_age_secs: i64,
     /// "Last seen" is written at most this often (see [`Accounts::touch_every`]).
     touch_every: i64,
+    /// Security events kept per user (the newest); older ones are pruned as new ones arrive.
+    events_kept: i64,
 }
 
 /// Why a password is being checked: named in audit lines.
@@ -106,6 +108,7 @@ impl Accounts {
             idle_secs,
             max_age_secs: secs(settings.session_max_age),
             touch_every: Self::touch_every(idle_secs),
+            events_kept: i64::from(settings.events_per_user),
         }
     }
 
@@ -200,6 +203,7 @@ impl Accounts {
     /// Records a wrong password for an existing account (the user sees it in their activity).
     async fn record_failure(&self, user_id: i32, origin: Origin) -> Result<(), ApiError> {
         let at = self.clock.now();
+        let kept = self.events_kept;
         self.db
             .run(move |c| {
                 Ok::<_, ApiError>(events::record(
@@ -208,6 +212,7 @@ impl Accounts {
                     EventKind::LoginFailed,
                     &origin,
                     at,
+                    kept,
                 )?)
             })
             .await

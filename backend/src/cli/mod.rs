@@ -101,6 +101,7 @@ const SETTINGS_READ_BY: &[(&str, &[&str])] = &[
             "password_min_length",
             "password_min_strength",
             "session_idle_timeout",
+            "events_per_user",
         ],
     ),
     (

@@ -6,8 +6,9 @@ use super::Conn;
 use super::schema::events;
 use crate::domain::{EventKind, Origin};
 
-/// Events kept per user; older ones are pruned as new ones arrive.
-pub const KEEP_PER_USER: i64 = 100;
+/// The most events the API lists (the newest); how many are kept is a setting
+/// (`LATCHKEY_EVENTS_PER_USER`).
+pub const SHOWN_PER_USER: i64 = 100;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -19,13 +20,15 @@ pub struct EventRow {
     pub user_agent: Option<String>,
 }
 
-/// Records an event at `at` and prunes the user's oldest beyond [`KEEP_PER_USER`].
+/// Records an event at `at` and prunes the user's oldest beyond the newest `kept`, so that the
+/// table stays bounded per user.
 pub fn record(
     conn: &mut Conn,
     user_id: i32,
     kind: EventKind,
     origin: &Origin,
     at: i64,
+    kept: i64,
 ) -> QueryResult<()> {
     diesel::insert_into(events::table)
         .values((
@@ -39,7 +42,7 @@ pub fn record(
     let cutoff: Option<i32> = events::table
         .filter(events::user_id.eq(user_id))
         .order(events::id.desc())
-        .offset(KEEP_PER_USER)
+        .offset(kept)
         .select(events::id)
         .first(conn)
         .optional()?;

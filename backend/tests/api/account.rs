@@ -479,3 +479,28 @@ async fn account_endpoints_need_a_session_and_the_right_methods() {
     assert_eq!(res.headers()["allow"], "GET, HEAD, DELETE");
     assert_problem(res, 405, "method_not_allowed").await;
 }
+
+#[tokio::test]
+async fn the_events_kept_per_user_are_configurable() {
+    let app = spawn_with(
+        Options::default()
+            .arg("--login-throttle-after", "0")
+            .arg("--events-per-user", "5"),
+    )
+    .await;
+    let name = username("kept");
+    app.signed_in(&name).await;
+    for _ in 0..8 {
+        assert_eq!(app.login(&name, "wrong again").await.status(), 401);
+    }
+    let events = crate::helpers::events_when(&app, |e| {
+        e.len() == 5 && e.iter().all(|e| e["kind"] == "login_failed")
+    })
+    .await;
+    assert_eq!(events.len(), 5, "the newest five: {events:?}");
+    let stored: i64 = events::table
+        .count()
+        .get_result(&mut app.db())
+        .expect("count");
+    assert!(stored <= 5, "older rows are deleted: {stored} stored");
+}

@@ -108,6 +108,7 @@ fn help_lists_every_setting_with_its_variable() {
         "LATCHKEY_TRUSTED_PROXIES",
         "LATCHKEY_FRONTEND_DIR",
         "LATCHKEY_LOG_FORMAT",
+        "LATCHKEY_EVENTS_PER_USER",
     ] {
         assert!(help.contains(var), "{var} missing from --help");
     }

@@ -102,7 +102,7 @@ fn statements_of_the_request_paths(conn: &mut Conn) -> Vec<String> {
         ip: None,
         user_agent: None,
     };
-    events::record(conn, user.id, EventKind::Login, &origin, 2).expect("event");
+    events::record(conn, user.id, EventKind::Login, &origin, 2, 100).expect("event");
     events::recent(conn, user.id, 100).expect("recent events");
     users::delete_by_id(conn, user.id).expect("delete user");
 

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 /// Expired sessions deleted per write by the periodic cleanup.
 pub const CLEANUP_BATCH: i64 = 500;
 /// The pause between two cleanup batches, in which requests get the write lock.
-const CLEANUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+const CLEANUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl Accounts {
     /// The live session a cookie key names, or `None`. One indexed read; a session past its

@@ -15,8 +15,8 @@ fn main() -> ExitCode {
             print!("{}", openapi::yaml());
             return ExitCode::SUCCESS;
         }
-        Command::Completions { shell } => print_completions(shell).map_err(anyhow::Error::from),
-        Command::Man => print_man_page().map_err(anyhow::Error::from),
+        Command::Completions { shell } => quiet_on_closed_pipe(print_completions(shell)),
+        Command::Man => quiet_on_closed_pipe(print_man_page()),
         Command::Admin(admin) => return run_admin(admin, &settings),
         Command::Serve => {
             telemetry::init(settings.log_format, settings.log_filter.as_deref());
@@ -45,5 +45,13 @@ fn main() -> ExitCode {
             eprintln!("latchkey: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Printing to a reader that stopped reading (`latchkey man | head`) is not a failure.
+fn quiet_on_closed_pipe(printed: std::io::Result<()>) -> anyhow::Result<()> {
+    match printed {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(anyhow::Error::from),
     }
 }

@@ -224,3 +224,22 @@ fn completions_and_the_manual_are_generated_from_the_commands() {
         .expect("runs");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn the_manual_piped_into_a_reader_that_stops_early_is_not_an_error() {
+    let mut child = latchkey()
+        .arg("man")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Close the pipe before the page is written, as `latchkey man | head -0` does.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("exits");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -43,3 +43,47 @@ async fn health_and_session_checks_report_an_unreachable_database_as_503() {
         "no 500 for a lost database: {status}"
     );
 }
+
+/// PostgreSQL only (a SQLite file has no server to lose): every connection in the server's pool
+/// is killed, as on a PostgreSQL restart or fail-over. The pool's checkout ping finds each dead
+/// connection and replaces it, so no request fails. (This is what the ping costs a quarter of
+/// the PostgreSQL session check's throughput for: docs/BENCHMARKS.md.)
+#[tokio::test]
+async fn postgres_connections_killed_under_the_pool_are_replaced_without_a_failed_request() {
+    use diesel::{Connection as _, RunQueryDsl as _};
+    let database = Arc::new(TestDatabase::create());
+    let TestDatabase::Postgres {
+        admin_url, name, ..
+    } = database.as_ref()
+    else {
+        eprintln!("skipped on SQLite: no database server to lose connections to");
+        return;
+    };
+    let app = spawn_with(Options {
+        args: vec![],
+        database: Some(database.clone()),
+    })
+    .await;
+    let user = crate::helpers::username("killed");
+    app.signed_in(&user).await;
+    assert_eq!(app.get("/api/me").await.status(), 200);
+
+    let mut admin = diesel::PgConnection::establish(admin_url).expect("admin connection");
+    let killed = diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ))
+    .execute(&mut admin)
+    .expect("terminate");
+    assert!(killed >= 1, "the pool's connections were found");
+
+    for _ in 0..20 {
+        assert_eq!(app.get("/api/me").await.status(), 200);
+    }
+    assert_eq!(app.get("/api/health").await.status(), 200);
+    assert_eq!(app.logout().await.status(), 204);
+    assert_eq!(
+        app.login(&user, crate::helpers::PASSWORD).await.status(),
+        200
+    );
+}

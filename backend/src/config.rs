@@ -160,14 +160,6 @@ pub struct Settings {
     pub db_timeout: Duration,
 }
 
-impl Settings {
-    /// The ids of every setting's argument, as clap knows them.
-    pub fn command_settings() -> Vec<clap::Id> {
-        let cmd = Self::augment_args(clap::Command::new("settings"));
-        cmd.get_arguments().map(|a| a.get_id().clone()).collect()
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CookieSecure {
     Auto,

@@ -94,9 +94,9 @@ struct Inner {
 
 /// A request being served: counted in flight until dropped (finished, failed or abandoned when
 /// its client went away).
-pub struct InFlight(Metrics);
+pub struct InFlight<'a>(&'a Metrics);
 
-impl Drop for InFlight {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.inner.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.0.inner.finished.fetch_add(1, Ordering::Relaxed);
@@ -178,9 +178,9 @@ impl Metrics {
     }
 
     /// Counts a request in flight until the returned guard is dropped.
-    pub fn start_request(&self) -> InFlight {
+    pub fn start_request(&self) -> InFlight<'_> {
         self.inner.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.clone())
+        InFlight(self)
     }
 
     /// Requests being served now.

@@ -36,6 +36,15 @@ pub fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("the binary finishes")
 }
 
+/// Creates the database with `latchkey migrate`, as an administrator would before the other
+/// commands (which refuse a missing one).
+pub fn migrate(db: impl AsRef<std::ffi::OsStr>) {
+    let mut cmd = latchkey(db);
+    cmd.arg("migrate");
+    let out = run(cmd, None);
+    assert!(out.status.success(), "migrate: {}", stderr(&out));
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -94,9 +103,7 @@ async fn create_refuses_bad_names_weak_passwords_taken_names_and_missing_input()
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("latchkey.db");
     let pw = format!("{PASSWORD}\n");
-    let mut migrate = latchkey(&db);
-    migrate.arg("migrate");
-    assert!(run(migrate, None).status.success());
+    migrate(&db);
 
     assert_fails_with(&user(&db, &["create", "ab"], Some(&pw)), "too_short");
     assert_fails_with(

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 
-use crate::admin_cli::{latchkey, run, stderr, stdout};
+use crate::admin_cli::{latchkey, migrate, run, stderr, stdout};
 use crate::helpers::{PASSWORD, spawn_app};
 
 /// What Werkzeug's `generate_password_hash(password, "pbkdf2:sha256:ITER")` stores for `salt`.
@@ -173,9 +173,7 @@ async fn flask_users_are_imported_once_and_log_in_with_their_old_passwords() {
 fn an_import_that_fails_part_way_imports_nobody() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("latchkey.db");
-    let mut migrate = latchkey(&db);
-    migrate.arg("migrate");
-    assert!(run(migrate, None).status.success());
+    migrate(&db);
     // A real database failure on the second insert.
     let mut conn = SqliteConnection::establish(&db.to_string_lossy()).expect("open");
     conn.batch_execute(
@@ -214,9 +212,7 @@ fn an_import_that_fails_part_way_imports_nobody() {
 fn files_that_are_not_a_flask_database_get_one_clear_line() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("latchkey.db");
-    let mut migrate = latchkey(&db);
-    migrate.arg("migrate");
-    assert!(run(migrate, None).status.success());
+    migrate(&db);
     let check = |path: &Path, needle: &str| {
         let out = import(&db, path, &[]);
         let err = stderr(&out);
@@ -241,8 +237,6 @@ fn files_that_are_not_a_flask_database_get_one_clear_line() {
     check(&other, "no `users` table");
 
     // Latchkey's own database is not a Flask database either (no `password` column).
-    let mut migrate = latchkey(&db);
-    migrate.arg("migrate");
-    assert!(run(migrate, None).status.success());
+    migrate(&db);
     check(&db, "no `users` table");
 }

@@ -146,6 +146,11 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_EVENTS_PER_USER", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
     pub events_per_user: u32,
 
+    /// The issuer authenticator apps show beside the username for Latchkey's codes (1–64
+    /// characters, no `:`).
+    #[arg(long, env = "LATCHKEY_TOTP_ISSUER", default_value = "Latchkey", value_parser = parse_totp_issuer, global = true)]
+    pub totp_issuer: String,
+
     /// Log filter in `tracing`'s `EnvFilter` syntax, for example `info,latchkey=debug` (default:
     /// `info` for the server, warnings only for the admin commands).
     #[arg(long, env = "RUST_LOG", global = true)]
@@ -265,6 +270,16 @@ impl Settings {
         }
     }
 
+    /// The name of the cookie that carries a login waiting for its second step (prefixed like
+    /// the session cookie).
+    pub fn pending_login_cookie_name(&self) -> &'static str {
+        if self.cookie_is_secure() {
+            "__Host-latchkey_pending_login"
+        } else {
+            "latchkey_pending_login"
+        }
+    }
+
     /// The session cookie's name: the `__Host-` prefix whenever the cookie is Secure
     /// (OWASP ASVS 5.0 §3.3.1).
     pub fn cookie_name(&self) -> &'static str {
@@ -329,6 +344,17 @@ fn parse_secret_key(value: &str) -> Result<SecretKey, String> {
         ));
     }
     Ok(SecretKey(SecretSlice::from(bytes)))
+}
+
+fn parse_totp_issuer(value: &str) -> Result<String, String> {
+    let issuer = value.trim();
+    if issuer.is_empty() || issuer.chars().count() > 64 {
+        return Err("expected 1 to 64 characters".to_owned());
+    }
+    if issuer.contains(':') || issuer.chars().any(char::is_control) {
+        return Err("must not contain ':' or control characters (authenticator apps split the label at ':')".to_owned());
+    }
+    Ok(issuer.to_owned())
 }
 
 fn parse_iterations(value: &str) -> Result<u32, String> {
@@ -443,6 +469,14 @@ mod tests {
         ));
         assert!(parse_database_url(":memory:").is_err());
         assert!(parse_database_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn totp_issuers_cannot_break_the_label() {
+        assert_eq!(parse_totp_issuer(" Acme SSO ").as_deref(), Ok("Acme SSO"));
+        for bad in ["", "  ", "Acme:SSO", "a\nb", &"x".repeat(65)] {
+            assert!(parse_totp_issuer(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

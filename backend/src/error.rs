@@ -67,6 +67,18 @@ pub enum ApiError {
     HeadersTooLarge,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    #[error("no login waiting for a second factor")]
+    PendingLoginExpired,
+    #[error("invalid second factor")]
+    InvalidSecondFactor,
+    #[error("wrong authenticator code")]
+    WrongCode,
+    #[error("second factor already enabled")]
+    SecondFactorEnabled,
+    #[error("second factor not enabled")]
+    SecondFactorNotEnabled,
+    #[error("no enrolment to confirm")]
+    NoEnrolment,
     #[error("rate limited")]
     RateLimited { retry_after: u64 },
     #[error("too many attempts")]
@@ -98,6 +110,12 @@ impl ApiError {
             Self::UriTooLong => "uri_too_long",
             Self::HeadersTooLarge => "request_header_fields_too_large",
             Self::Validation(_) => "validation_failed",
+            Self::PendingLoginExpired => "pending_login_expired",
+            Self::InvalidSecondFactor => "invalid_second_factor",
+            Self::WrongCode => "wrong_code",
+            Self::SecondFactorEnabled => "second_factor_enabled",
+            Self::SecondFactorNotEnabled => "second_factor_not_enabled",
+            Self::NoEnrolment => "no_enrolment",
             Self::RateLimited { .. } => "rate_limited",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::ServerBusy { .. } => "server_busy",
@@ -183,6 +201,33 @@ impl ApiError {
                 );
             }
             Self::Validation(_) => ("Validation failed", "The request body has invalid fields."),
+            Self::PendingLoginExpired => (
+                "Log in again",
+                "No login is waiting for a second factor here, or it is over five minutes old: \
+                 log in with your password again.",
+            ),
+            Self::InvalidSecondFactor => (
+                "Invalid code",
+                "The code is wrong, was already used, or is not a recovery code of this account.",
+            ),
+            Self::WrongCode => (
+                "Wrong code",
+                "The code is not the authenticator's current code. Check the device's clock and \
+                 enter the code the app shows now.",
+            ),
+            Self::SecondFactorEnabled => (
+                "Two-step verification is on",
+                "An authenticator app is already set up; turn it off first to set up another.",
+            ),
+            Self::SecondFactorNotEnabled => (
+                "Two-step verification is off",
+                "This account has no authenticator app set up.",
+            ),
+            Self::NoEnrolment => (
+                "Nothing to confirm",
+                "No authenticator set-up is waiting for its first code (none was started, it was \
+                 confirmed already, or it is over 15 minutes old): start again.",
+            ),
             Self::RateLimited { retry_after } => {
                 return (
                     "Too many requests",
@@ -288,11 +333,17 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
-            Self::NotAuthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::NotAuthenticated
+            | Self::InvalidCredentials
+            | Self::PendingLoginExpired
+            | Self::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
             Self::CrossOrigin | Self::WrongPassword => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::UsernameTaken
+            | Self::SecondFactorEnabled
+            | Self::SecondFactorNotEnabled
+            | Self::NoEnrolment => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -300,7 +351,7 @@ impl ResponseError for ApiError {
             Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::WrongCode => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::TooManyAttempts { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }

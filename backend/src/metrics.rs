@@ -48,16 +48,28 @@ pub enum LoginOutcome {
     Failure,
     /// Refused before any hash was computed (per-account throttle).
     Throttled,
+    /// Right password of an account with a second factor: the login waits for its second step.
+    SecondFactorRequired,
+    /// A wrong, replayed or malformed code at the second step.
+    SecondFactorFailure,
 }
 
 impl LoginOutcome {
-    pub const ALL: [Self; 3] = [Self::Success, Self::Failure, Self::Throttled];
+    pub const ALL: [Self; 5] = [
+        Self::Success,
+        Self::Failure,
+        Self::Throttled,
+        Self::SecondFactorRequired,
+        Self::SecondFactorFailure,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Failure => "failure",
             Self::Throttled => "throttled",
+            Self::SecondFactorRequired => "second_factor_required",
+            Self::SecondFactorFailure => "second_factor_failure",
         }
     }
 }

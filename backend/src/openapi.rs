@@ -30,6 +30,7 @@ use crate::routes;
     tags(
         (name = "auth", description = "Register, log in, log out"),
         (name = "account", description = "The logged-in user's account"),
+        (name = "second factor", description = "Two-step verification: an authenticator app (TOTP) and recovery codes"),
         (name = "operations", description = "Health and documentation"),
     ),
 )]

@@ -62,7 +62,8 @@ impl Application {
             settings.hash_threads(),
             Clock::system(),
             metrics.clone(),
-        )?;
+        )?
+        .with_secret_key(&secret);
         let filled = accounts
             .backfill_skeletons()
             .await
@@ -290,8 +291,12 @@ async fn clean_up_periodically(state: AppState) {
         }
         match state.accounts.clean_up().await {
             Ok((0, 0)) => {}
-            Ok((sessions, throttles)) => {
-                tracing::info!(sessions, throttles, "expired rows removed")
+            Ok((sessions, others)) => {
+                tracing::info!(
+                    sessions,
+                    others,
+                    "expired rows removed (sessions; throttles, pending logins, set-ups)"
+                )
             }
             Err(e) => tracing::warn!(error = ?e, "periodic cleanup failed"),
         }

@@ -30,12 +30,14 @@ pub struct EventEntry {
     pub at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// A short human-readable detail ("9 recovery codes left").
+    pub detail: Option<String>,
 }
 
 impl Accounts {
     /// Re-checks the current password of the logged-in user behind the account throttle:
     /// [`ApiError::WrongPassword`] (recorded in their activity) when it does not match.
-    async fn recheck(
+    pub(super) async fn recheck(
         &self,
         session: &SessionState,
         password: SecretString,
@@ -245,6 +247,7 @@ impl Accounts {
                     at: row.at,
                     ip: row.ip,
                     user_agent: row.user_agent,
+                    detail: row.detail,
                 })
             })
             .collect())

@@ -3,20 +3,22 @@
 //! Administrator actions appear in the user's activity with the user agent "latchkey admin
 //! command line".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::Accounts;
-use crate::db::{Conn, events, sessions, throttles, users};
+use crate::db::{Conn, events, second_factors, sessions, throttles, users};
 use crate::domain::{EventKind, Origin, PasswordHash, User, Username};
 use crate::error::ApiError;
 
-/// A user with their number of live sessions.
+/// A user with their number of live sessions and their second factor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserListing {
     pub user: User,
     pub live_sessions: i64,
+    /// Whether logins need an authenticator code after the password.
+    pub totp: bool,
 }
 
 /// One row of a foreign user table to import: an id for the report, a name and a stored hash.
@@ -36,21 +38,27 @@ pub enum ImportOutcome {
 }
 
 impl Accounts {
-    /// Every user, oldest first, with their live sessions.
+    /// Every user, oldest first, with their live sessions and second factor.
     pub async fn list_users(&self) -> Result<Vec<UserListing>, ApiError> {
         let live = self.liveness();
-        let (all, counts) = self
+        let (all, counts, with_totp) = self
             .db
             .run(move |c| {
-                Ok::<_, ApiError>((users::list(c)?, sessions::count_live_by_user(c, live)?))
+                Ok::<_, ApiError>((
+                    users::list(c)?,
+                    sessions::count_live_by_user(c, live)?,
+                    second_factors::users_with_totp(c)?,
+                ))
             })
             .await?;
         let counts: HashMap<i32, i64> = counts.into_iter().collect();
+        let with_totp: HashSet<i32> = with_totp.into_iter().collect();
         Ok(all
             .iter()
             .map(|row| UserListing {
                 user: User::from(row),
                 live_sessions: counts.get(&row.id).copied().unwrap_or(0),
+                totp: with_totp.contains(&row.id),
             })
             .collect())
     }
@@ -249,13 +257,13 @@ fn decide(
         return Ok(Decision::Skip(why));
     }
     let existing = users::find_credentials(conn, name.key())?;
-    if existing.is_none() {
-        if let Some(lookalike) = users::find_by_skeleton(conn, &skeleton)? {
-            return Ok(Decision::Skip(format!(
-                "looks the same as the Latchkey user {:?} (id {}): another account",
-                lookalike.username, lookalike.id
-            )));
-        }
+    if existing.is_none()
+        && let Some(lookalike) = users::find_by_skeleton(conn, &skeleton)?
+    {
+        return Ok(Decision::Skip(format!(
+            "looks the same as the Latchkey user {:?} (id {}): another account",
+            lookalike.username, lookalike.id
+        )));
     }
     match existing {
         None => Ok(Decision::Import(name, hash)),

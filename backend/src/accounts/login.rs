@@ -2,7 +2,7 @@
 
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{Accounts, Check, Checked};
+use super::{Accounts, Check, Checked, PendingLogin};
 use crate::db::{self, events, users};
 use crate::domain::{
     EventKind, FieldError, Origin, SessionState, StartedSession, User, Username, check_length_limit,
@@ -35,6 +35,9 @@ pub enum LoginOutcome {
     InvalidCredentials,
     /// Too many failures for this account: refused without a hash.
     Throttled { retry_after: u64 },
+    /// The password was right and the account has a second factor: nothing is logged in yet;
+    /// the pending login waits for [`Accounts::complete_second_step`].
+    SecondFactorRequired(PendingLogin),
 }
 
 impl Accounts {
@@ -183,15 +186,16 @@ impl Accounts {
                 credentials,
                 rehash,
             } => {
-                let session = self
-                    .complete_login(credentials, rehash, remember, &throttle_key, origin)
-                    .await?;
-                Ok(LoginOutcome::LoggedIn(session))
+                self.complete_login(credentials, rehash, remember, &throttle_key, origin)
+                    .await
             }
         }
     }
 
-    /// Everything a successful login writes, in one transaction.
+    /// Everything a right password writes, in one transaction: a rehash when due, then either
+    /// the session (forgiving the throttle, recording the login) or, for an account with a
+    /// second factor, a pending login (the throttle still counts this attempt until the second
+    /// step succeeds, so a known password does not buy unlimited code guesses).
     async fn complete_login(
         &self,
         credentials: crate::db::users::Credentials,
@@ -199,16 +203,15 @@ impl Accounts {
         remember: bool,
         throttle_key: &str,
         origin: Origin,
-    ) -> Result<StartedSession, ApiError> {
+    ) -> Result<LoginOutcome, ApiError> {
         let this = self.clone();
         let key = throttle_key.to_owned();
         let ip = origin.ip.clone();
         let now = self.clock.now();
         let kept = self.events_kept;
-        let session = self
+        let written = self
             .db
             .write(move |c| {
-                this.forgive(c, &key)?;
                 let user = User::from(&credentials);
                 if let Some(new_hash) = rehash {
                     let replaced = users::replace_hash(
@@ -220,10 +223,29 @@ impl Accounts {
                     )?;
                     tracing::info!(user_id = user.id, replaced, "password hash upgraded");
                 }
+                if let Some(pending) = this.begin_second_step(c, user.id, remember, now)? {
+                    return Ok::<_, ApiError>(Err((user.id, pending)));
+                }
+                this.forgive(c, &key)?;
                 events::record(c, user.id, EventKind::Login, &origin, now, kept)?;
-                Ok::<_, ApiError>(this.insert_session(c, user, remember, now, &origin)?)
+                Ok(Ok(this.insert_session(c, user, remember, now, &origin)?))
             })
             .await?;
+        let session = match written {
+            Ok(session) => session,
+            Err((user_id, pending)) => {
+                crate::audit!(
+                    info,
+                    event = "second_factor_required",
+                    username = %throttle_key,
+                    user_id,
+                    client_ip = ip.as_deref().unwrap_or_default(),
+                    "password accepted; waiting for the second factor"
+                );
+                self.count_login(LoginMetric::SecondFactorRequired);
+                return Ok(LoginOutcome::SecondFactorRequired(pending));
+            }
+        };
         crate::audit!(
             info,
             event = "login_succeeded",
@@ -234,7 +256,7 @@ impl Accounts {
             "logged in"
         );
         self.count_login(LoginMetric::Success);
-        Ok(session)
+        Ok(LoginOutcome::LoggedIn(session))
     }
 
     /// Ends the session and records the logout, in one transaction.

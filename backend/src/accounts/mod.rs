@@ -13,16 +13,21 @@
 mod account;
 mod admin;
 mod login;
+mod second_factor;
 mod session;
 
 pub use account::{EventEntry, SessionEntry};
 pub use admin::{ImportOutcome, ImportRow, UserListing};
 pub use login::{LoginAttempt, LoginOutcome, Registration};
+pub use second_factor::{
+    ENROLMENT_SECS, PENDING_LOGIN_SECS, PendingLogin, SecondFactorMethod, SecondFactorProof,
+    SecondFactorStatus, SecondStepOutcome, TotpEnrolment,
+};
 pub use session::CLEANUP_BATCH;
 
 use secrecy::SecretString;
 
-use crate::auth::{Passwords, VerifyOutcome};
+use crate::auth::{Passwords, TotpSealer, VerifyOutcome};
 use crate::clock::{Clock, secs};
 use crate::config::Settings;
 use crate::db::sessions::{Liveness, NewSession};
@@ -56,6 +61,11 @@ pub struct Accounts {
     touch_every: i64,
     /// Security events kept per user (the newest); older ones are pruned as new ones arrive.
     events_kept: i64,
+    /// Seals authenticator secrets; `None` where no server key is known (the admin commands,
+    /// which never enrol or check codes).
+    totp: Option<TotpSealer>,
+    /// The issuer authenticator apps show.
+    totp_issuer: String,
 }
 
 /// Why a password is being checked: named in audit lines.
@@ -64,6 +74,8 @@ enum Check {
     Login,
     ChangePassword,
     DeleteAccount,
+    /// Setting up, turning off or renewing the recovery codes of the second factor.
+    SecondFactor,
 }
 
 impl Check {
@@ -72,6 +84,7 @@ impl Check {
             Self::Login => "login",
             Self::ChangePassword => "change_password",
             Self::DeleteAccount => "delete_account",
+            Self::SecondFactor => "second_factor",
         }
     }
 }
@@ -109,7 +122,16 @@ impl Accounts {
             max_age_secs: secs(settings.session_max_age),
             touch_every: Self::touch_every(idle_secs),
             events_kept: i64::from(settings.events_per_user),
+            totp: None,
+            totp_issuer: settings.totp_issuer.clone(),
         }
+    }
+
+    /// Lets the use cases seal and open authenticator secrets with a key derived from the
+    /// server's secret key (the cookie key).
+    pub fn with_secret_key(mut self, secret_key: &[u8]) -> Self {
+        self.totp = Some(TotpSealer::from_secret_key(secret_key));
+        self
     }
 
     /// "Last seen" is refreshed at most once a minute, and often enough that a short idle

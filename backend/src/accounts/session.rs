@@ -64,7 +64,8 @@ impl Accounts {
         }))
     }
 
-    /// Deletes expired sessions and stale throttle rows; returns how many of each. Sessions go
+    /// Deletes expired sessions, then stale throttle rows, expired pending logins and unconfirmed
+    /// authenticator set-ups; returns how many sessions and how many other rows. Sessions go
     /// in batches of [`CLEANUP_BATCH`], each its own short write, with a pause between them, so
     /// that a million expired rows never hold the write lock long enough for a request to see.
     pub async fn clean_up(&self) -> Result<(usize, usize), ApiError> {
@@ -82,11 +83,30 @@ impl Accounts {
             tokio::time::sleep(CLEANUP_PAUSE).await;
         }
         let now = self.clock.now();
-        let throttles = self
+        let mut others = self
             .db
             .run(move |c| Ok::<_, ApiError>(crate::db::throttles::delete_stale(c, now)?))
             .await?;
-        Ok((sessions, throttles))
+        // Logins that never got their second step, and set-ups never confirmed.
+        loop {
+            let deleted = self
+                .db
+                .run(move |c| {
+                    Ok::<_, ApiError>(crate::db::second_factors::delete_expired(
+                        c,
+                        now,
+                        now - super::ENROLMENT_SECS,
+                        CLEANUP_BATCH,
+                    )?)
+                })
+                .await?;
+            others += deleted;
+            if deleted < CLEANUP_BATCH as usize {
+                break;
+            }
+            tokio::time::sleep(CLEANUP_PAUSE).await;
+        }
+        Ok((sessions, others))
     }
 
     /// Fills in the confusable skeleton of users from before it was stored (see the migration

@@ -214,11 +214,9 @@ pub fn run_admin(command: AdminCommand, settings: &Settings) -> ExitCode {
     );
     // Before anything else: an administrator who runs a command from the wrong directory gets
     // told so, not a new empty database.
-    if uses_database {
-        if let Err(err) = require_database(&settings.database_url) {
-            eprintln!("latchkey: {err}");
-            return ExitCode::FAILURE;
-        }
+    if uses_database && let Err(err) = require_database(&settings.database_url) {
+        eprintln!("latchkey: {err}");
+        return ExitCode::FAILURE;
     }
     let result = match command {
         AdminCommand::User { command } => user::run(command, settings),

@@ -1,4 +1,4 @@
-//! `latchkey user list | create | delete | set-password | logout`: what an administrator does
+//! `latchkey user list | create | delete | set-password | logout | reset-second-factor`: what an administrator does
 //! without the API, through the same use cases. Passwords come from a no-echo terminal prompt, or
 //! from the first line of stdin when stdin is not a terminal; never from argv, where `ps` and
 //! shell history would show them. Names and passwords follow the API's rules.
@@ -17,7 +17,8 @@ use crate::error::ApiError;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// List every user with the number of live sessions.
+    /// List every user with the number of live sessions and whether they have two-step
+    /// verification.
     List,
     /// Create a user; the password is prompted for (or read from stdin).
     Create {
@@ -30,6 +31,10 @@ pub enum UserCommand {
     SetPassword { name: String },
     /// End every session of a user at once (a compromised account).
     Logout { name: String },
+    /// Remove a user's two-step verification (a lost authenticator device): the authenticator
+    /// app and the recovery codes go, every session ends, and the user logs in with the password
+    /// alone until they set it up again.
+    ResetSecondFactor { name: String },
 }
 
 pub fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
@@ -41,6 +46,7 @@ pub fn run(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
             UserCommand::Delete { name } => delete(&accounts, &name).await,
             UserCommand::SetPassword { name } => set_password(&accounts, &name).await,
             UserCommand::Logout { name } => logout(&accounts, &name).await,
+            UserCommand::ResetSecondFactor { name } => reset_second_factor(&accounts, &name).await,
         }
     })?
 }
@@ -54,17 +60,18 @@ async fn list(accounts: &Accounts) -> anyhow::Result<()> {
         .unwrap_or(0)
         .max("USERNAME".len());
     println!(
-        "{:>6}  {:<width$}  {:<20}  SESSIONS",
-        "ID", "USERNAME", "CREATED"
+        "{:>6}  {:<width$}  {:<20}  {:>8}  SECOND FACTOR",
+        "ID", "USERNAME", "CREATED", "SESSIONS"
     );
     for listing in &all {
         let user = &listing.user;
         println!(
-            "{:>6}  {:<width$}  {:<20}  {}",
+            "{:>6}  {:<width$}  {:<20}  {:>8}  {}",
             user.id,
             user.username,
             rfc3339(user.created_at),
-            listing.live_sessions
+            listing.live_sessions,
+            if listing.totp { "totp" } else { "-" }
         );
     }
     Ok(())
@@ -189,5 +196,24 @@ async fn logout(accounts: &Accounts, raw: &str) -> anyhow::Result<()> {
         .await
         .map_err(not_found(&name))?;
     println!("{ended} session(s) of {} ended", user.username);
+    Ok(())
+}
+
+async fn reset_second_factor(accounts: &Accounts, raw: &str) -> anyhow::Result<()> {
+    let name = parse_name(raw)?;
+    let (user, ended) = accounts
+        .admin_reset_second_factor(&name)
+        .await
+        .map_err(not_found(&name))?;
+    match ended {
+        Some(ended) => println!(
+            "two-step verification of {} removed; {ended} session(s) ended",
+            user.username
+        ),
+        None => println!(
+            "{} has no two-step verification; nothing changed",
+            user.username
+        ),
+    }
     Ok(())
 }

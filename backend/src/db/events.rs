@@ -18,6 +18,7 @@ pub struct EventRow {
     pub at: i64,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub detail: Option<String>,
 }
 
 /// Records an event at `at` and prunes the user's oldest beyond the newest `kept`, so that the
@@ -30,6 +31,19 @@ pub fn record(
     at: i64,
     kept: i64,
 ) -> QueryResult<()> {
+    record_with_detail(conn, user_id, kind, None, origin, at, kept)
+}
+
+/// [`record`] with a short human-readable detail ("9 recovery codes left").
+pub fn record_with_detail(
+    conn: &mut Conn,
+    user_id: i32,
+    kind: EventKind,
+    detail: Option<&str>,
+    origin: &Origin,
+    at: i64,
+    kept: i64,
+) -> QueryResult<()> {
     diesel::insert_into(events::table)
         .values((
             events::user_id.eq(user_id),
@@ -37,6 +51,7 @@ pub fn record(
             events::at.eq(at),
             events::ip.eq(origin.ip.as_deref()),
             events::user_agent.eq(origin.user_agent.as_deref()),
+            events::detail.eq(detail),
         ))
         .execute(conn)?;
     let cutoff: Option<i32> = events::table

@@ -9,6 +9,7 @@
 
 pub mod events;
 pub mod schema;
+pub mod second_factors;
 pub mod sessions;
 pub mod throttles;
 pub mod users;
@@ -111,11 +112,11 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
 /// own words. Creates the SQLite file (and its directory) on first run.
 pub fn build_pool(settings: &Settings) -> anyhow::Result<DbPool> {
     let url = &settings.database_url;
-    if let DatabaseUrl::Sqlite(path) = url {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the database directory {}", dir.display()))?;
-        }
+    if let DatabaseUrl::Sqlite(path) = url
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the database directory {}", dir.display()))?;
     }
     let manager = Manager::new(url.clone());
     manager

@@ -8,6 +8,7 @@ diesel::table! {
         at -> BigInt,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        detail -> Nullable<Text>,
     }
 }
 
@@ -17,6 +18,27 @@ diesel::table! {
         failures -> Integer,
         locked_until_ms -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pending_logins (id) {
+        id -> Integer,
+        token_hash -> Text,
+        user_id -> Integer,
+        remember -> Bool,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Integer,
+        user_id -> Integer,
+        code_hash -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }
 
@@ -37,6 +59,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Integer,
+        secret_sealed -> Binary,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_used_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Integer,
         username -> Text,
@@ -49,6 +81,17 @@ diesel::table! {
 }
 
 diesel::joinable!(events -> users (user_id));
+diesel::joinable!(pending_logins -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(totp_factors -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(events, login_throttles, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    events,
+    login_throttles,
+    pending_logins,
+    recovery_codes,
+    sessions,
+    totp_factors,
+    users,
+);

@@ -15,10 +15,22 @@ pub enum EventKind {
     PasswordChanged,
     SessionRevoked,
     SessionsRevoked,
+    /// The authenticator-app factor was turned on (enrolment confirmed).
+    SecondFactorEnabled,
+    /// The authenticator-app factor was turned off by the user.
+    SecondFactorDisabled,
+    /// An administrator removed the second factor (a lost device).
+    SecondFactorReset,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesRegenerated,
+    /// A recovery code completed a login (the detail says how many remain).
+    RecoveryCodeUsed,
+    /// A wrong, replayed or malformed code at the login's second step.
+    SecondFactorFailed,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 13] = [
         Self::Registered,
         Self::Login,
         Self::LoginFailed,
@@ -26,6 +38,12 @@ impl EventKind {
         Self::PasswordChanged,
         Self::SessionRevoked,
         Self::SessionsRevoked,
+        Self::SecondFactorEnabled,
+        Self::SecondFactorDisabled,
+        Self::SecondFactorReset,
+        Self::RecoveryCodesRegenerated,
+        Self::RecoveryCodeUsed,
+        Self::SecondFactorFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +55,12 @@ impl EventKind {
             Self::PasswordChanged => "password_changed",
             Self::SessionRevoked => "session_revoked",
             Self::SessionsRevoked => "sessions_revoked",
+            Self::SecondFactorEnabled => "second_factor_enabled",
+            Self::SecondFactorDisabled => "second_factor_disabled",
+            Self::SecondFactorReset => "second_factor_reset",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::SecondFactorFailed => "second_factor_failed",
         }
     }
 

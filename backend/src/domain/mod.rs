@@ -6,6 +6,7 @@
 mod events;
 mod password;
 mod password_hash;
+mod second_factor;
 mod session;
 mod username;
 
@@ -13,6 +14,10 @@ pub use events::{EventKind, Origin};
 pub use password::{PASSWORD_MAX_LENGTH, PasswordPolicy, check_length_limit};
 pub use password_hash::{
     HashFormat, PasswordHash, Verification, hash_password, spend_iterations, verify_password,
+};
+pub use second_factor::{
+    RECOVERY_CODE_COUNT, new_recovery_code, normalize_recovery_code, parse_totp_code,
+    recovery_code_hash,
 };
 pub use session::{SessionState, StartedSession, new_public_id, new_session_key, session_key_hash};
 pub use username::Username;
@@ -45,6 +50,8 @@ pub enum FieldCode {
     InvalidCharacters,
     /// A password that is too easy to guess.
     TooWeak,
+    /// Two fields of which exactly one must be sent (`code` or `recovery_code`).
+    OneOf,
 }
 
 impl FieldCode {
@@ -57,6 +64,7 @@ impl FieldCode {
             Self::TooLong => "too_long",
             Self::InvalidCharacters => "invalid_characters",
             Self::TooWeak => "too_weak",
+            Self::OneOf => "one_of",
         }
     }
 }

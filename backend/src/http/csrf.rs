@@ -35,14 +35,13 @@ pub fn is_allowed(
         return true;
     }
     let origin = origin.map(|o| o.trim().to_ascii_lowercase());
-    if let Some(origin) = &origin {
-        if settings
+    if let Some(origin) = &origin
+        && settings
             .allowed_origins
             .iter()
             .any(|allowed| allowed == origin)
-        {
-            return true;
-        }
+    {
+        return true;
     }
     if let Some(site) = sec_fetch_site {
         return matches!(site.trim(), "same-origin" | "none");

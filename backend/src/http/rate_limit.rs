@@ -82,21 +82,20 @@ pub async fn limited(
     if let (Some(limiter), Some(ip)) = (
         &state.rate_limiter,
         client_ip(req.request(), &state.settings.trusted_proxies),
-    ) {
-        if let Err(retry_after) = limiter.check(ip) {
-            crate::audit!(
-                warn,
-                event = "rate_limited",
-                client_ip = %ip,
-                path = req.path(),
-                retry_after,
-                "client rate limit exceeded"
-            );
-            return Err(ApiError::RateLimited {
-                retry_after: retry_after.max(1),
-            }
-            .into());
+    ) && let Err(retry_after) = limiter.check(ip)
+    {
+        crate::audit!(
+            warn,
+            event = "rate_limited",
+            client_ip = %ip,
+            path = req.path(),
+            retry_after,
+            "client rate limit exceeded"
+        );
+        return Err(ApiError::RateLimited {
+            retry_after: retry_after.max(1),
         }
+        .into());
     }
     next.call(req).await
 }

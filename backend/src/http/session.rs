@@ -19,14 +19,15 @@ use actix_identity::{Identity, IdentityExt as _};
 use actix_session::SessionExt as _;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::body::MessageBody;
-use actix_web::cookie::Cookie;
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest};
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::accounts::Accounts;
+use crate::config::Settings;
 use crate::domain::{SessionState, StartedSession};
 use crate::error::ApiError;
 
@@ -154,6 +155,39 @@ pub fn begin(req: &HttpRequest, session: StartedSession, now: i64) -> Result<(),
             .insert(CookieMaxAge((state.expires_at - now).max(0)));
     }
     Ok(())
+}
+
+/// The cookie that carries a login waiting for its second step: HttpOnly, `SameSite=Strict`
+/// (only this site's own pages finish a login), as long as the pending login lasts. An empty
+/// `token` with no lifetime expires it.
+pub fn pending_login_cookie(
+    settings: &Settings,
+    token: Option<&SecretString>,
+    max_age_secs: i64,
+) -> Cookie<'static> {
+    let value = token
+        .map(|t| t.expose_secret().to_owned())
+        .unwrap_or_default();
+    let mut cookie = Cookie::build(settings.pending_login_cookie_name(), value)
+        .path("/")
+        .http_only(true)
+        .secure(settings.cookie_is_secure())
+        .same_site(SameSite::Strict)
+        .finish();
+    if token.is_some() {
+        cookie.set_max_age(actix_web::cookie::time::Duration::seconds(max_age_secs));
+    } else {
+        cookie.make_removal();
+    }
+    cookie
+}
+
+/// The token of the login waiting for its second step, from its cookie.
+pub fn pending_login_token(req: &HttpRequest, settings: &Settings) -> Option<SecretString> {
+    req.cookie(settings.pending_login_cookie_name())
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
 }
 
 /// Ends the session in the client: the cookie is expired (the row is deleted by the use case).

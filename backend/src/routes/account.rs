@@ -73,6 +73,9 @@ pub struct EventInfo {
     pub at: String,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// A short human-readable detail, for some kinds (`recovery_code_used`: how many remain).
+    #[schema(example = json!(null))]
+    pub detail: Option<String>,
 }
 
 impl From<EventEntry> for EventInfo {
@@ -83,6 +86,7 @@ impl From<EventEntry> for EventInfo {
             at: rfc3339(e.at),
             ip: e.ip,
             user_agent: e.user_agent,
+            detail: e.detail,
         }
     }
 }

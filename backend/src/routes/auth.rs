@@ -6,6 +6,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::second_factor::SecondFactorChallenge;
 use super::{BadBody, Busy, CrossSite, Unauthenticated, User};
 use crate::accounts::{LoginAttempt, LoginOutcome, Registration};
 use crate::error::{ApiError, Problem};
@@ -72,13 +73,17 @@ pub async fn register(
     Ok(HttpResponse::Created().json(User::from(&user)))
 }
 
-/// Log in: verifies the password and starts a session (a new session key: no fixation).
+/// Log in: verifies the password and starts a session (a new session key: no fixation). For an
+/// account with two-step verification, a right password answers `202` instead: nothing is
+/// logged in until `POST /api/login/second-factor` gets a code within five minutes.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = User,
             headers(("Set-Cookie" = String, description = "latchkey_session=…; HttpOnly; SameSite=Lax; Path=/ (named __Host-latchkey_session and Secure over https)"))),
+        (status = 202, description = "Right password; the account has two-step verification: send a code to /api/login/second-factor (the pending-login cookie this sets lasts five minutes). Not logged in yet.", body = SecondFactorChallenge,
+            headers(("Set-Cookie" = String, description = "latchkey_pending_login=…; HttpOnly; SameSite=Strict; Path=/; Max-Age=300 (named __Host-latchkey_pending_login and Secure over https)"))),
         BadBody,
         (status = 401, description = "Unknown username or wrong password (one answer for both)", body = Problem, content_type = "application/problem+json"),
         CrossSite,
@@ -115,6 +120,9 @@ pub async fn login(
         }
         LoginOutcome::InvalidCredentials => Err(ApiError::InvalidCredentials),
         LoginOutcome::Throttled { retry_after } => Err(ApiError::TooManyAttempts { retry_after }),
+        LoginOutcome::SecondFactorRequired(pending) => Ok(
+            super::second_factor::second_factor_required(&state, pending),
+        ),
     }
 }
 

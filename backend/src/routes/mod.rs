@@ -11,6 +11,7 @@ pub mod auth;
 pub mod docs;
 pub mod frontend;
 pub mod operations;
+pub mod second_factor;
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,7 @@ use crate::error::{ApiError, PROBLEM_JSON};
 pub fn api(cfg: &mut ServiceConfig<'_>) {
     cfg.service(auth::register)
         .service(auth::login)
+        .service(second_factor::login_second_factor)
         .service(auth::logout)
         .service(account::me)
         .service(account::delete_account)
@@ -38,6 +40,11 @@ pub fn api(cfg: &mut ServiceConfig<'_>) {
         .service(account::revoke_other_sessions)
         .service(account::revoke_session)
         .service(account::list_events)
+        .service(second_factor::second_factors)
+        .service(second_factor::start_totp)
+        .service(second_factor::confirm_totp)
+        .service(second_factor::disable_totp)
+        .service(second_factor::regenerate_recovery_codes)
         .service(operations::health)
         .service(operations::openapi_json)
         .service(operations::metrics)

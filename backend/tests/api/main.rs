@@ -20,6 +20,7 @@ mod multi_instance;
 mod openapi;
 mod query_plans;
 mod register;
+mod second_factor;
 mod security;
 mod security_doc;
 mod sessions;

@@ -112,3 +112,156 @@ async fn a_duplicate_registration_race_across_instances_has_one_winner() {
         .collect();
     assert_one_registration_wins(attempts).await;
 }
+
+/// `name=value` of the cookie `name` that `res` sets.
+fn set_cookie(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii"))
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+fn unix_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs(),
+    )
+    .expect("fits")
+}
+
+#[tokio::test]
+async fn second_factor_codes_are_spent_and_counted_across_instances() {
+    use crate::second_factor::code_at;
+
+    let envs = [
+        ("LATCHKEY_LOGIN_THROTTLE_AFTER", "4"),
+        ("LATCHKEY_RATE_LIMIT_PER_MINUTE", "0"),
+    ];
+    let (a, b) = pair(&envs);
+    let http = client();
+    let creds = json!({"username": "two_step", "password": PASSWORD});
+    assert_eq!(
+        post(&http, a.url("/api/register"), creds.clone(), None)
+            .await
+            .status(),
+        201
+    );
+    let login = post(&http, a.url("/api/login"), creds.clone(), None).await;
+    let session = set_cookie(&login, "latchkey_session");
+    // Set up on A, confirm on B: the unconfirmed secret is in the database, sealed with the key
+    // both instances share.
+    let start = post(
+        &http,
+        a.url("/api/me/totp"),
+        json!({"password": PASSWORD}),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(start.status(), 200);
+    let secret = start.json::<serde_json::Value>().await.expect("json")["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let confirm_code = code_at(&secret, unix_now());
+    let confirm = post(
+        &http,
+        b.url("/api/me/totp/confirm"),
+        json!({"code": confirm_code}),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(confirm.status(), 200);
+    let recovery = confirm.json::<serde_json::Value>().await.expect("json")["recovery_codes"][0]
+        .as_str()
+        .expect("code")
+        .to_owned();
+
+    // The password on B, the second step on A: the pending login is in the database. The code
+    // that confirmed the set-up is spent everywhere; the next step's code (one step of drift)
+    // completes the login.
+    let pending = set_cookie(
+        &post(&http, b.url("/api/login"), creds.clone(), None).await,
+        "latchkey_pending_login",
+    );
+    let replay = post(
+        &http,
+        a.url("/api/login/second-factor"),
+        json!({"code": confirm_code}),
+        Some(&pending),
+    )
+    .await;
+    assert_eq!(
+        replay.status(),
+        401,
+        "the set-up's code is spent on every instance"
+    );
+    let next = code_at(&secret, unix_now() + 30);
+    let done = post(
+        &http,
+        a.url("/api/login/second-factor"),
+        json!({"code": next}),
+        Some(&pending),
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    let cookie = set_cookie(&done, "latchkey_session");
+    assert_eq!(me(&http, &b, &cookie).await, 200);
+
+    // That code again, in a new login on the other instance: refused.
+    let pending = set_cookie(
+        &post(&http, b.url("/api/login"), creds.clone(), None).await,
+        "latchkey_pending_login",
+    );
+    let replay = post(
+        &http,
+        b.url("/api/login/second-factor"),
+        json!({"code": next}),
+        Some(&pending),
+    )
+    .await;
+    assert_eq!(replay.status(), 401, "a replayed code is refused on B");
+
+    // Wrong codes on A and B add up with the password attempt in the one throttle: the right
+    // password (1), the replay (2), then two more failures lock the account on both.
+    let wrong = if next == "000000" { "111111" } else { "000000" };
+    for server in [&a, &b] {
+        let res = post(
+            &http,
+            server.url("/api/login/second-factor"),
+            json!({"code": wrong}),
+            Some(&pending),
+        )
+        .await;
+        assert_eq!(res.status(), 401);
+    }
+    for server in [&a, &b] {
+        let res = post(
+            &http,
+            server.url("/api/login/second-factor"),
+            json!({"recovery_code": recovery}),
+            Some(&pending),
+        )
+        .await;
+        assert_eq!(res.status(), 429, "locked on every instance");
+        assert!(res.headers().contains_key("retry-after"));
+    }
+
+    // Neither server ever logged the secret or a code.
+    for server in [&a, &b] {
+        let logs = server.raw_logs();
+        for needle in [
+            secret.as_str(),
+            confirm_code.as_str(),
+            next.as_str(),
+            recovery.as_str(),
+        ] {
+            assert!(!logs.contains(needle), "{needle} in the logs");
+        }
+    }
+}

@@ -17,12 +17,20 @@ use diesel::sql_types::Text;
 use latchkey::config::DatabaseUrl;
 use latchkey::db::sessions::{Liveness, NewSession};
 use latchkey::db::users::NewUser;
-use latchkey::db::{self, Conn, events, sessions, throttles, users};
+use latchkey::db::{self, Conn, events, second_factors, sessions, throttles, users};
 use latchkey::domain::{EventKind, Origin};
 
 use crate::helpers::TestDatabase;
 
-const TABLES: [&str; 4] = ["users", "sessions", "events", "login_throttles"];
+const TABLES: [&str; 7] = [
+    "users",
+    "sessions",
+    "events",
+    "login_throttles",
+    "totp_factors",
+    "recovery_codes",
+    "pending_logins",
+];
 
 /// Runs every query function that a request (or the periodic cleanup) can reach, and returns the
 /// SQL of each statement sent.
@@ -104,6 +112,32 @@ fn statements_of_the_request_paths(conn: &mut Conn) -> Vec<String> {
     };
     events::record(conn, user.id, EventKind::Login, &origin, 2, 100).expect("event");
     events::recent(conn, user.id, 100).expect("recent events");
+    second_factors::begin_enrolment(conn, user.id, b"sealed", 2).expect("enrol");
+    second_factors::find_totp(conn, user.id).expect("find totp");
+    second_factors::confirm(conn, user.id, 1, 2).expect("confirm");
+    second_factors::use_step(conn, user.id, 2).expect("use step");
+    second_factors::replace_recovery_codes(conn, user.id, &["h".to_owned()], 2).expect("codes");
+    second_factors::use_recovery_code(conn, user.id, "h", 2).expect("use code");
+    second_factors::unused_recovery_codes(conn, user.id).expect("count codes");
+    second_factors::insert_pending(
+        conn,
+        &second_factors::NewPending {
+            token_hash: "pending",
+            user_id: user.id,
+            remember: false,
+            created_at: 2,
+            expires_at: 3,
+        },
+    )
+    .expect("pending");
+    let pending = second_factors::find_pending(conn, "pending", 2)
+        .expect("find pending")
+        .expect("found");
+    second_factors::delete_pending(conn, pending.id).expect("delete pending");
+    second_factors::delete_pending_for_user(conn, user.id).expect("delete pending for user");
+    second_factors::delete_expired(conn, 4, 1, 10).expect("expired pending and set-ups");
+    second_factors::delete_totp(conn, user.id).expect("delete totp");
+    second_factors::delete_recovery_codes(conn, user.id).expect("delete codes");
     users::delete_by_id(conn, user.id).expect("delete user");
 
     let quiet = |_: InstrumentationEvent<'_>| {};

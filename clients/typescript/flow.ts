@@ -70,6 +70,8 @@ async function flow(baseUrl: string): Promise<void> {
     `login answered ${describe(loggedIn.response.status, loggedIn.error)}`,
   );
   check(loggedIn.data !== undefined, "login returns a User");
+  // 200 is a User; 202 (two-step verification on) is a SecondFactorChallenge.
+  check(!("second_factor_required" in loggedIn.data), "login without a second factor is complete");
   check(loggedIn.data.id === registered.id, "login returns the registered user");
   const setCookie = loggedIn.response.headers
     .getSetCookie()

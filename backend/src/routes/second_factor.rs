@@ -38,11 +38,11 @@ pub struct ConfirmTotpRequest {
 #[serde(deny_unknown_fields)]
 pub struct SecondStepRequest {
     /// The six digits the authenticator app shows now (spaces are ignored).
-    #[schema(value_type = String, example = "123456")]
+    #[schema(required = false, value_type = String, example = "123456")]
     pub code: Option<SecretString>,
     /// One of the account's recovery codes (case, spaces and hyphens do not matter); each
     /// works once.
-    #[schema(value_type = String, example = "7k2m-9qwe-...")]
+    #[schema(required = false, value_type = String, example = "7k2m-9qwe-a1b2-c3d4-e5f6-g7h8")]
     pub recovery_code: Option<SecretString>,
 }
 

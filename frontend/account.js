@@ -1,6 +1,7 @@
 // Dashboard sections for managing the account: active sessions (sign out one, or all others),
 // change password, recent activity, delete the account. Each is cloned from a <template> in
 // index.html and filled with textContent only: user agents and IPs come from whoever sent them.
+// (Two-step verification is its own module, two-step.js, built from the helpers exported here.)
 //
 // Any call answered 401 means this session ended (revoked from another device, expired, or the
 // password was changed elsewhere): app.sessionExpired() shows the login screen with a notice and
@@ -10,7 +11,7 @@
 import { api, ApiError, NetworkError, errorMessage } from './api.js';
 import { Form, setButtonBusy } from './forms.js';
 import { cloneTemplate, slot } from './dom.js';
-import { EVENT, EVENT_WORDS, FIELD_ERROR, NOTICE, PROBLEM } from './codes.js';
+import { EVENT_WORDS, FIELD_ERROR, NOTICE, PROBLEM, WARNING_EVENTS } from './codes.js';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
@@ -20,7 +21,7 @@ function utc(when) {
 }
 
 /** Fills a <time> with a local date and time; the exact UTC instant is its tooltip. */
-function setTime(element, iso) {
+export function setTime(element, iso) {
   const when = new Date(iso);
   if (typeof iso !== 'string' || Number.isNaN(when.getTime())) {
     element.textContent = typeof iso === 'string' ? iso : 'unknown';
@@ -69,7 +70,7 @@ export function describeDevice(userAgent) {
  * Shows an error in a section's alert, or leaves the dashboard when the session ended. A section
  * that is no longer on the page (another section already left) stays quiet.
  */
-function failed(error, alert, app) {
+export function failed(error, alert, app) {
   if (!alert.isConnected) return;
   if (error instanceof ApiError && error.status === 401) {
     app.sessionExpired();
@@ -85,7 +86,7 @@ const focusLost = () => !document.activeElement || document.activeElement === do
 
 // Sections that show server state reload when another section changes it.
 const CHANGED = 'latchkey:account-changed';
-const announceChange = (source) => document.dispatchEvent(new CustomEvent(CHANGED, { detail: source }));
+export const announceChange = (source) => document.dispatchEvent(new CustomEvent(CHANGED, { detail: source }));
 function onChange(element, refresh) {
   const listener = (event) => {
     if (!element.isConnected) {
@@ -243,15 +244,17 @@ function missing(handle, values, messages) {
  * The Form of a request that checks the user's password again (change password, delete the
  * account). `required` words each field's "empty" error, in the page and for the API's
  * `required`; `wrong_password` is shown at `passwordField` as `wrongPassword`; a 401 ends the
- * session. `send(values)` runs the request, `done(values)` what follows its success.
+ * session. `send(values)` runs the request, `done(values, answer)` what follows its success
+ * (`answer`: what send resolved with).
  */
-function passwordCheckForm(form, app, { required, passwordField, wrongPassword, send, done }) {
+export function passwordCheckForm(form, app, { required, passwordField, wrongPassword, send, done }) {
   const messages = Object.fromEntries(Object.entries(required)
     .map(([name, text]) => [name, { [FIELD_ERROR.required]: text }]));
   return new Form(form, async (values, handle) => {
     if (missing(handle, values, required)) return undefined;
+    let answer;
     try {
-      await send(values);
+      answer = await send(values);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) return app.sessionExpired();
       if (error instanceof ApiError && error.code === PROBLEM.wrongPassword) {
@@ -261,7 +264,7 @@ function passwordCheckForm(form, app, { required, passwordField, wrongPassword, 
       }
       throw error;
     }
-    return done(values);
+    return done(values, answer);
   }, { messages });
 }
 
@@ -324,8 +327,12 @@ export const activitySection = {
       list.replaceChildren(...events.map((event) => {
         const row = cloneTemplate('tpl-event-item');
         row.dataset.kind = event.kind;
-        if (event.kind === EVENT.loginFailed) row.classList.add('is-warning');
+        if (WARNING_EVENTS.includes(event.kind)) row.classList.add('is-warning');
         slot(row, 'kind').textContent = EVENT_WORDS[event.kind] || event.kind;
+        // A few kinds say more ("9 recovery codes left"), after the words.
+        const detail = slot(row, 'detail');
+        if (typeof event.detail === 'string' && event.detail !== '') detail.textContent = event.detail;
+        else detail.remove();
         setTime(slot(row, 'at'), event.at);
         slot(row, 'ip').textContent = event.ip || 'unknown';
         const device = slot(row, 'device');

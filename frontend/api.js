@@ -86,8 +86,11 @@ export async function request(method, path, body) {
 export const api = {
   me: () => request('GET', '/api/me'),
   register: (username, password) => request('POST', '/api/register', { username, password }),
+  /** 200: the User (logged in); 202: a SecondFactorChallenge (the password was right, a code is next). */
   login: (username, password, remember) =>
     request('POST', '/api/login', { username, password, remember }),
+  /** The login's second step: `{ code }` or `{ recovery_code }`. */
+  loginSecondFactor: (proof) => request('POST', '/api/login/second-factor', proof),
   logout: () => request('POST', '/api/logout'),
   changePassword: (currentPassword, newPassword) => request('PUT', '/api/me/password', {
     current_password: currentPassword,
@@ -98,6 +101,11 @@ export const api = {
   revokeSession: (id) => request('DELETE', `/api/me/sessions/${encodeURIComponent(id)}`),
   revokeOtherSessions: () => request('DELETE', '/api/me/sessions'),
   events: () => request('GET', '/api/me/events'),
+  secondFactors: () => request('GET', '/api/me/second-factors'),
+  startTotp: (password) => request('POST', '/api/me/totp', { password }),
+  confirmTotp: (code) => request('POST', '/api/me/totp/confirm', { code }),
+  disableTotp: (password) => request('DELETE', '/api/me/totp', { password }),
+  regenerateRecoveryCodes: (password) => request('POST', '/api/me/recovery-codes', { password }),
 };
 
 function duration(seconds) {

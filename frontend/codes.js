@@ -11,6 +11,16 @@ export const PROBLEM = Object.freeze({
   wrongPassword: 'wrong_password',
   tooManyAttempts: 'too_many_attempts',
   usernameTaken: 'username_taken',
+  /** The login's second step: no pending login (none, or over five minutes old). */
+  pendingLoginExpired: 'pending_login_expired',
+  /** The login's second step: a wrong, used or malformed code or recovery code. */
+  invalidSecondFactor: 'invalid_second_factor',
+  /** Confirming the authenticator set-up: not the app's current code. */
+  wrongCode: 'wrong_code',
+  /** Confirming the authenticator set-up: none waiting (none started, or over 15 minutes old). */
+  noEnrolment: 'no_enrolment',
+  secondFactorEnabled: 'second_factor_enabled',
+  secondFactorNotEnabled: 'second_factor_not_enabled',
   /** Not from the API: api.js's code for a 2xx answer that is not JSON. */
   unexpectedResponse: 'unexpected_response',
 });
@@ -29,6 +39,12 @@ export const EVENT = Object.freeze({
   passwordChanged: 'password_changed',
   sessionRevoked: 'session_revoked',
   sessionsRevoked: 'sessions_revoked',
+  secondFactorEnabled: 'second_factor_enabled',
+  secondFactorDisabled: 'second_factor_disabled',
+  secondFactorReset: 'second_factor_reset',
+  recoveryCodesRegenerated: 'recovery_codes_regenerated',
+  recoveryCodeUsed: 'recovery_code_used',
+  secondFactorFailed: 'second_factor_failed',
 });
 
 /** How the recent-activity list words each event kind: one entry per kind, no more. */
@@ -40,6 +56,21 @@ export const EVENT_WORDS = Object.freeze({
   [EVENT.passwordChanged]: 'Password changed',
   [EVENT.sessionRevoked]: 'A session was signed out',
   [EVENT.sessionsRevoked]: 'All other sessions were signed out',
+  [EVENT.secondFactorEnabled]: 'Two-step verification turned on',
+  [EVENT.secondFactorDisabled]: 'Two-step verification turned off',
+  [EVENT.secondFactorReset]: 'Two-step verification removed by an administrator',
+  [EVENT.recoveryCodesRegenerated]: 'New recovery codes created',
+  [EVENT.recoveryCodeUsed]: 'Recovery code used to sign in',
+  [EVENT.secondFactorFailed]: 'Failed two-step verification code',
+});
+
+/** Event kinds the activity list marks as warnings (someone may be trying to get in). */
+export const WARNING_EVENTS = Object.freeze([EVENT.loginFailed, EVENT.secondFactorFailed]);
+
+/** What the login's second step accepts (SecondFactorChallenge.methods). */
+export const SECOND_FACTOR_METHOD = Object.freeze({
+  totp: 'totp',
+  recoveryCode: 'recovery_code',
 });
 
 /** The login screen's notices: history.state.notice, set by the screen that sends the user there. */

@@ -2,8 +2,9 @@
 //
 // Each section is a module exporting { id, render(ctx) } that returns an element (cloneTemplate()
 // with a <template> in index.html, and Form from forms.js for its forms), listed in SECTIONS
-// below; the account-management ones live in account.js. ctx is { user, app }: app.sessionExpired() when a call says 401,
-// app.navigate(path, options) to leave the dashboard.
+// below; the account-management ones live in account.js, two-step verification in two-step.js.
+// ctx is { user, app }: app.sessionExpired() when a call says 401, app.navigate(path, options) to
+// leave the dashboard.
 
 import { api, ApiError, errorMessage } from './api.js';
 import { setButtonBusy } from './forms.js';
@@ -11,10 +12,12 @@ import { slot } from './dom.js';
 import { NOTICE } from './codes.js';
 import { accountDetailsSection } from './account-details.js';
 import { sessionsSection, passwordSection, activitySection, deleteSection } from './account.js';
+import { twoStepSection } from './two-step.js';
 
 const SECTIONS = [
   accountDetailsSection,
   passwordSection,
+  twoStepSection,
   sessionsSection,
   activitySection,
   deleteSection,

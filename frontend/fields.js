@@ -13,11 +13,14 @@
 // attributes (class, data-field) stay.
 //
 // Settings (data-*):
-//   field-kind       password or username: which template (its input's type and fixed attributes)
+//   field-kind       password, username or code: which template (its input's type and fixed
+//                    attributes; code is a plain text input for one-time codes)
 //   id               the input's id; `${id}-hint` and `${id}-error` are the hint's and error's
 //   name             the input's name, also the API's field name in its errors (data-error-for)
 //   label            the visible label; a password's toggle is named "Show " + it in lower case
-//   autocomplete     for passwords: current-password or new-password (username fields: username)
+//   autocomplete     for passwords: current-password or new-password (username fields: username);
+//                    for codes: one-time-code (authenticator codes) or off (recovery codes)
+//   inputmode        optional: the on-screen keyboard (numeric for authenticator codes)
 //   describedby-before, describedby-after
 //                    optional ids of other elements that describe the input, read before or
 //                    after its own hint and error (aria-describedby keeps that order)
@@ -26,8 +29,8 @@
 // A password's toggle is a <button type="button"> with aria-controls and aria-pressed; a reset of
 // the field's form hides the password again.
 
-const SETTINGS = ['fieldKind', 'id', 'name', 'label', 'autocomplete', 'describedbyBefore',
-  'describedbyAfter'];
+const SETTINGS = ['fieldKind', 'id', 'name', 'label', 'autocomplete', 'inputmode',
+  'describedbyBefore', 'describedbyAfter'];
 
 /** Fills one placeholder (see above) in place. */
 export function buildField(field) {
@@ -52,6 +55,7 @@ export function buildField(field) {
   input.id = id;
   input.name = name;
   if (settings.autocomplete) input.autocomplete = settings.autocomplete;
+  if (settings.inputmode) input.inputMode = settings.inputmode;
   const describedBy = [settings.describedbyBefore, hint?.id, `${id}-error`, settings.describedbyAfter];
   input.setAttribute('aria-describedby', describedBy.filter(Boolean).join(' '));
   error.id = `${id}-error`;

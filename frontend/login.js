@@ -1,10 +1,13 @@
 // The login screen. On success it goes to the page that sent the user here (?next=, only ever
-// one of this app's own screens) or the dashboard.
+// one of this app's own screens) or the dashboard. For an account with two-step verification the
+// right password answers 202: the second step (second-factor.js) takes the card's place until a
+// code logs in, then the same navigation follows.
 
 import { api, ApiError, errorMessage } from './api.js';
 import { Form } from './forms.js';
 import { slot } from './dom.js';
 import { NOTICE, PROBLEM } from './codes.js';
+import { secondStep } from './second-factor.js';
 
 const NOTICES = {
   [NOTICE.accountCreated]: 'Account created. Log in with your new password.',
@@ -38,6 +41,10 @@ export const loginScreen = {
         form.input('password').focus();
         form.input('password').select();
         return;
+      }
+      if (user?.second_factor_required) {
+        user = await secondStep(root, user);
+        if (!user) return; // back at the password
       }
       await app.navigate(next || '/dashboard', { replace: true, user });
     });

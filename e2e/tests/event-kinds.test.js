@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EVENT, EVENT_WORDS } from '../../frontend/codes.js';
+import { EVENT, EVENT_WORDS, WARNING_EVENTS } from '../../frontend/codes.js';
 
 const OPENAPI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../openapi.yaml');
 const ENUM_PATH = ['components', 'schemas', 'EventKind', 'enum'];
@@ -91,6 +91,20 @@ describe('event kinds: the SPA and openapi.yaml agree', () => {
     for (const [kind, words] of Object.entries(EVENT_WORDS)) {
       assert.ok(typeof words === 'string' && words.trim() !== '', `no words for ${kind}`);
     }
+  });
+
+  it('marks known kinds as warnings: the failed password and the failed second-step code', () => {
+    for (const kind of WARNING_EVENTS) assert.ok(kind in EVENT_WORDS, `${kind} is a known kind`);
+    assert.deepEqual([...WARNING_EVENTS].sort(), ['login_failed', 'second_factor_failed']);
+  });
+
+  it('words the two-step verification kinds, and no two kinds alike', () => {
+    // The kinds the second factor added (issue #13), each with its own sentence.
+    const kinds = ['second_factor_enabled', 'second_factor_disabled', 'second_factor_reset',
+      'recovery_codes_regenerated', 'recovery_code_used', 'second_factor_failed'];
+    for (const kind of kinds) assert.ok(EVENT_WORDS[kind], `no words for ${kind}`);
+    const words = Object.values(EVENT_WORDS);
+    assert.equal(new Set(words).size, words.length, 'two kinds share their words');
   });
 
   it('words exactly the kinds of the EventKind schema in openapi.yaml', async () => {

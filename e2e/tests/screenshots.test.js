@@ -1,8 +1,10 @@
 // Every screen at desktop (1280×800) and phone (375×740) widths: nothing may overflow
 // sideways (at 320 px either), and each screen is photographed; the dashboard's account
-// sections (two sessions, the activity, the delete confirmation open) as a full-page picture. With E2E_SCREENSHOTS=1 the pictures replace
-// docs/screenshots/*.png; otherwise they go to e2e/test-results/screenshots/ (not committed).
-// Each width gets its own fresh server so the pictures show the same user, "alice".
+// sections (two sessions, the activity, the delete confirmation open) as a full-page picture;
+// two-step verification (the set-up with its QR code, the recovery codes, the login's second
+// step). With E2E_SCREENSHOTS=1 the pictures replace docs/screenshots/*.png; otherwise they go
+// to e2e/test-results/screenshots/ (not committed). Each width gets its own fresh server so the
+// pictures show the same user, "alice".
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +15,8 @@ import { startServer } from '../helpers/server.js';
 import {
   launchBrowser, openPage, DESKTOP, PHONE, FIREFOX_WINDOWS, waitForHeading, waitForText,
 } from '../helpers/browser.js';
-import { DASHBOARD_HEADING, login } from '../helpers/flows.js';
+import { DASHBOARD_HEADING, login, registerAndLogin } from '../helpers/flows.js';
+import { totp } from '../helpers/totp.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = process.env.E2E_SCREENSHOTS === '1'
@@ -21,6 +24,7 @@ const outDir = process.env.E2E_SCREENSHOTS === '1'
   : path.resolve(here, '../test-results/screenshots');
 
 const USERNAME = 'alice';
+const TWO_STEP = '[aria-labelledby="section-two-step-title"]';
 const PASSWORD = 'correct horse battery staple';
 
 const viewportHeight = (page) => page.viewportSize().height;
@@ -33,6 +37,65 @@ async function shoot(page, name, save = true, fullPage = false) {
   await page.screenshot({
     path: path.join(outDir, `${name}.png`), animations: 'disabled', caret: 'hide', fullPage,
   });
+}
+
+/** One dashboard section (and a margin of the page around it), as a picture of its own. */
+async function shootSection(page, name, section, save = true) {
+  await shoot(page, name, false); // the overflow check
+  if (!save) return;
+  await page.mouse.move(0, viewportHeight(page) - 1);
+  const box = await section.boundingBox();
+  const scrollY = await page.evaluate(() => window.scrollY);
+  const margin = 12;
+  const width = page.viewportSize().width;
+  await page.screenshot({
+    path: path.join(outDir, `${name}.png`),
+    animations: 'disabled',
+    caret: 'hide',
+    fullPage: true,
+    clip: {
+      x: Math.max(0, box.x - margin),
+      y: Math.max(0, box.y + scrollY - margin),
+      width: Math.min(width, box.width + 2 * margin),
+      height: box.height + 2 * margin,
+    },
+  });
+}
+
+/** Two-step verification: the set-up (QR code), the recovery codes, the login's second step. */
+async function twoStepScreens(browser, viewport, suffix, colorScheme = 'light', save = true) {
+  const server = await startServer();
+  const tab = await openPage(browser, server, { viewport, colorScheme });
+  const { page } = tab;
+  try {
+    await registerAndLogin(page, USERNAME, PASSWORD);
+    const section = page.locator(TWO_STEP);
+    await section.getByRole('button', { name: 'Set up two-step verification…' }).click();
+    await page.getByLabel('Your password', { exact: true }).fill(PASSWORD);
+    await section.getByRole('button', { name: 'Continue' }).click();
+    await section.locator('.qr svg').waitFor();
+    await shootSection(page, `two-step-setup-${suffix}`, section, save);
+
+    const secret = (await section.locator('.secret').textContent()).replace(/\s/g, '');
+    await page.getByLabel('Code from the app', { exact: true }).fill(totp(secret));
+    await section.getByRole('button', { name: 'Turn on two-step verification' }).click();
+    await section.locator('.recovery-codes li').nth(9).waitFor();
+    await shootSection(page, `two-step-codes-${suffix}`, section, save);
+    await section.getByRole('button', { name: 'I have saved them' }).click();
+    await waitForText(section.locator('[data-slot="left"]'), '10 of 10');
+    await shootSection(page, `two-step-on-${suffix}`, section, false);
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await waitForText(page.getByRole('status'), 'You have been logged out');
+    await login(page, USERNAME, PASSWORD);
+    await waitForHeading(page, 'Two-step verification');
+    await page.locator('h1').focus(); // no focus ring in the picture
+    await shoot(page, `login-second-factor-${suffix}`, save);
+    tab.assertClean();
+  } finally {
+    await tab.close();
+    await server.stop();
+  }
 }
 
 /** Register → login notice → dashboard, photographed at one size and colour scheme. */
@@ -70,6 +133,7 @@ async function screens(browser, viewport, suffix, colorScheme = 'light', only = 
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
     await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await waitForHeading(page, DASHBOARD_HEADING(USERNAME));
+    await page.locator(`${TWO_STEP} .badge`).waitFor(); // its status loaded: the same picture each time
     await shoot(page, `dashboard-${suffix}`, want('dashboard'));
 
     // The account sections in full: a second device signed in, the activity so far (created,
@@ -87,6 +151,7 @@ async function screens(browser, viewport, suffix, colorScheme = 'light', only = 
     await waitForHeading(page, DASHBOARD_HEADING(USERNAME));
     await page.locator('[aria-labelledby="section-sessions-title"] li').nth(1).waitFor();
     await page.locator('[aria-labelledby="section-activity-title"] li').nth(3).waitFor();
+    await page.locator(`${TWO_STEP} .badge`).waitFor();
     await page.getByRole('button', { name: 'Delete account…' }).click();
     await page.getByLabel('Password', { exact: true }).waitFor();
     await page.locator('h1').focus(); // no focus ring in the picture
@@ -118,6 +183,12 @@ describe('screenshots and layout', () => {
 
   it('fits a 320 px wide phone', async () => {
     await screens(browser, { width: 320, height: 640 }, 'narrow', 'light', []);
+  });
+
+  it('renders two-step verification: set-up, recovery codes, the login\'s second step', async () => {
+    await twoStepScreens(browser, DESKTOP, 'desktop');
+    await twoStepScreens(browser, PHONE, 'phone', 'light', false);
+    await twoStepScreens(browser, { width: 320, height: 640 }, 'narrow', 'dark', false);
   });
 
   it('renders in the dark colour scheme', async () => {

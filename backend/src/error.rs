@@ -337,7 +337,7 @@ impl ResponseError for ApiError {
             | Self::InvalidCredentials
             | Self::PendingLoginExpired
             | Self::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
-            Self::CrossOrigin | Self::WrongPassword => StatusCode::FORBIDDEN,
+            Self::CrossOrigin | Self::WrongPassword | Self::WrongCode => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::UsernameTaken
@@ -351,7 +351,7 @@ impl ResponseError for ApiError {
             Self::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::Validation(_) | Self::WrongCode => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } | Self::TooManyAttempts { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }

@@ -183,7 +183,6 @@ impl Accounts {
         code: SecretString,
         origin: Origin,
     ) -> Result<Vec<String>, ApiError> {
-        let code = parse_totp_code(code.expose_secret()).ok_or(ApiError::WrongCode)?;
         let id = session.user.id;
         let now = self.clock.now();
         let pending = self
@@ -197,6 +196,7 @@ impl Accounts {
             .open(id, &pending.secret_sealed)
             .ok_or(ApiError::NoEnrolment)?;
         let authenticator = Authenticator::new(secret, &self.totp_issuer, &session.user.username)?;
+        let code = parse_totp_code(code.expose_secret()).ok_or(ApiError::WrongCode)?;
         let step = authenticator
             .matching_step(&code, unix_secs(now))
             .ok_or(ApiError::WrongCode)?;

@@ -29,20 +29,21 @@ pub struct CurrentPasswordRequest {
 #[serde(deny_unknown_fields)]
 pub struct ConfirmTotpRequest {
     /// The six digits the authenticator app shows now (spaces are ignored).
-    #[schema(required = true, value_type = String, example = "123456")]
+    #[schema(required = true, value_type = String, min_length = 1, example = "123456")]
     pub code: Option<SecretString>,
 }
 
 /// The login's second step: exactly one of `code` and `recovery_code`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1, max_properties = 1)]
 pub struct SecondStepRequest {
     /// The six digits the authenticator app shows now (spaces are ignored).
-    #[schema(required = false, value_type = String, example = "123456")]
+    #[schema(required = false, value_type = String, min_length = 1, example = "123456")]
     pub code: Option<SecretString>,
     /// One of the account's recovery codes (case, spaces and hyphens do not matter); each
     /// works once.
-    #[schema(required = false, value_type = String, example = "7k2m-9qwe-a1b2-c3d4-e5f6-g7h8")]
+    #[schema(required = false, value_type = String, min_length = 1, example = "7k2m-9qwe-a1b2-c3d4-e5f6-g7h8")]
     pub recovery_code: Option<SecretString>,
 }
 
@@ -155,8 +156,10 @@ fn current_password(body: CurrentPasswordRequest) -> Result<SecretString, ApiErr
         .ok_or_else(|| required.into_error())
 }
 
+/// An empty code is a missing one (the schema says at least one character); any other is
+/// checked, so that a blank one is a wrong code, as the document's types promise.
 fn non_empty(value: Option<SecretString>) -> Option<SecretString> {
-    value.filter(|v| !v.expose_secret().trim().is_empty())
+    value.filter(|v| !v.expose_secret().is_empty())
 }
 
 /// The login's second step: an authenticator code or a recovery code completes a login whose
@@ -297,9 +300,9 @@ pub async fn start_totp(
         (status = 200, description = "Two-step verification is on; keep the recovery codes somewhere safe", body = RecoveryCodes),
         BadBody,
         Unauthenticated,
-        CrossSite,
+        (status = 403, description = "Not the app's current code (`wrong_code`: wrong, malformed, or from another secret), or a cross-origin request", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No set-up waiting for its first code (`no_enrolment`: none started, already confirmed, or over 15 minutes old)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not the app's current code (`wrong_code`), missing code, wrong types or unknown fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing code, wrong types or unknown fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/me/totp/confirm")]

@@ -115,7 +115,7 @@ async fn a_user_sets_up_an_authenticator_and_logs_in_with_password_and_code() {
     let wrong = app
         .post_json("/api/me/totp/confirm", &json!({"code": wrong_code}))
         .await;
-    assert_problem(wrong, 422, "wrong_code").await;
+    assert_problem(wrong, 403, "wrong_code").await;
 
     let confirm = app
         .post_json(
@@ -572,7 +572,7 @@ async fn a_set_up_is_confirmed_once_within_fifteen_minutes() {
                 &json!({"code": current_code(&app, s1)}),
             )
             .await;
-        assert_problem(stale, 422, "wrong_code").await;
+        assert_problem(stale, 403, "wrong_code").await;
     }
     app.clock().advance(Duration::from_secs(15 * 60 + 1));
     let late = app

@@ -4,7 +4,7 @@
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{Accounts, Check, Checked};
-use crate::db::{events, sessions, throttles, users};
+use crate::db::{events, second_factors, sessions, throttles, users};
 use crate::domain::{EventKind, Origin, SessionState, StartedSession, Username};
 use crate::error::ApiError;
 
@@ -67,7 +67,8 @@ impl Accounts {
     }
 
     /// Changes the password after re-checking the current one. In one transaction: the new hash,
-    /// every session of the user ended (this one too), this one renewed under a new key (same
+    /// every session of the user ended (this one too) with any login waiting for its second
+    /// step, this one renewed under a new key (same
     /// login time, so the absolute lifetime does not restart), the throttle forgiven and the
     /// event recorded.
     pub async fn change_password(
@@ -98,6 +99,8 @@ impl Accounts {
                     return Err(ApiError::NotAuthenticated);
                 }
                 let revoked = sessions::delete_for_user(c, user_id)?.saturating_sub(1);
+                // A login half done with the old password must not finish after the change.
+                second_factors::delete_pending_for_user(c, user_id)?;
                 this.forgive(c, &key)?;
                 events::record(c, user_id, EventKind::PasswordChanged, &origin, now, kept)?;
                 let renewed =

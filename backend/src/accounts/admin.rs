@@ -195,8 +195,8 @@ impl Accounts {
     }
 }
 
-/// Records what the administrator did and ends every session of the user, inside the caller's
-/// transaction; returns how many sessions ended.
+/// Records what the administrator did and ends every session of the user (and any login waiting
+/// for its second step), inside the caller's transaction; returns how many sessions ended.
 fn end_sessions_by_admin(
     conn: &mut Conn,
     user_id: i32,
@@ -212,6 +212,8 @@ fn end_sessions_by_admin(
         now,
         kept,
     )?;
+    // A login waiting for its second step would become a session after the reset.
+    second_factors::delete_pending_for_user(conn, user_id)?;
     Ok(sessions::delete_for_user(conn, user_id)?)
 }
 

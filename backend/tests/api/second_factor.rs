@@ -747,3 +747,37 @@ async fn an_administrator_resets_a_lost_second_factor() {
         stderr(&ghost)
     );
 }
+
+#[tokio::test]
+async fn a_password_change_ends_logins_waiting_for_their_second_step() {
+    let app = spawn_app().await;
+    let (secret, _) = enrolled(&app, "nina").await;
+    // Someone else got past the password and waits for a code.
+    let other = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let res = other
+        .post(app.url("/api/login"))
+        .json(&json!({"username": "nina", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 202);
+    let res = app
+        .client
+        .put(app.url("/api/me/password"))
+        .json(&json!({"current_password": PASSWORD, "new_password": "a new and longer passphrase"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 204);
+    next_step(&app);
+    let res = other
+        .post(app.url("/api/login/second-factor"))
+        .json(&json!({"code": current_code(&app, &secret)}))
+        .send()
+        .await
+        .expect("request");
+    assert_problem(res, 401, "pending_login_expired").await;
+}

@@ -6,6 +6,7 @@
 mod events;
 mod password;
 mod password_hash;
+mod return_url;
 mod session;
 mod username;
 
@@ -14,6 +15,7 @@ pub use password::{PASSWORD_MAX_LENGTH, PasswordPolicy, check_length_limit};
 pub use password_hash::{
     HashFormat, PasswordHash, Verification, hash_password, spend_iterations, verify_password,
 };
+pub use return_url::{RedirectHosts, ReturnUrl, normalize_host};
 pub use session::{SessionState, StartedSession, new_public_id, new_session_key, session_key_hash};
 pub use username::Username;
 

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod authz;
 pub mod docs;
 pub mod frontend;
 pub mod operations;
@@ -38,6 +39,9 @@ pub fn api(cfg: &mut ServiceConfig<'_>) {
         .service(account::revoke_other_sessions)
         .service(account::revoke_session)
         .service(account::list_events)
+        .service(authz::forward_auth)
+        .service(authz::auth_request)
+        .service(authz::return_url)
         .service(operations::health)
         .service(operations::openapi_json)
         .service(operations::metrics)

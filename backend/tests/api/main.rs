@@ -10,6 +10,7 @@ mod deploy;
 mod docs;
 mod durability;
 mod errors;
+mod forward_auth;
 mod hardening;
 mod helpers;
 mod import_flask;

@@ -19,6 +19,7 @@ mod logout_and_me;
 mod metrics;
 mod multi_instance;
 mod openapi;
+mod proxies;
 mod query_plans;
 mod register;
 mod security;

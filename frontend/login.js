@@ -5,6 +5,7 @@ import { api, ApiError, errorMessage } from './api.js';
 import { Form } from './forms.js';
 import { slot } from './dom.js';
 import { NOTICE, PROBLEM } from './codes.js';
+import { leaveForReturnUrl } from './return-url.js';
 
 const NOTICES = {
   [NOTICE.accountCreated]: 'Account created. Log in with your new password.',
@@ -39,6 +40,7 @@ export const loginScreen = {
         form.input('password').select();
         return;
       }
+      if (await leaveForReturnUrl()) return; // ?rd=: back to the protected app
       await app.navigate(next || '/dashboard', { replace: true, user });
     });
     if (typeof state?.username === 'string') form.input('username').value = state.username;

@@ -148,7 +148,8 @@ impl Proxy {
                 let site = fill(
                     &repo_file("deploy/forward-auth/nginx.conf"),
                     &[
-                        ("${LISTEN}", format!("127.0.0.1:{port}")),
+                        ("${APP_LISTEN}", format!("127.0.0.1:{port}")),
+                        ("${AUTH_LISTEN}", format!("127.0.0.1:{port}")),
                         ("${APP_HOST}", "app.fa.localhost".into()),
                         ("${APP_UPSTREAM}", format!("http://127.0.0.1:{app_port}")),
                         ("${AUTH_HOST}", "auth.fa.localhost".into()),

@@ -454,3 +454,21 @@ async fn a_cookie_domain_that_does_not_cover_the_public_url_stops_start_up() {
     };
     assert!(error.contains("LATCHKEY_COOKIE_DOMAIN"), "{error}");
 }
+
+#[test]
+fn the_readme_shows_the_deploy_files_the_tests_run() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |path: &str| {
+        std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let readme = read("README.md");
+    for path in [
+        "deploy/forward-auth/nginx.conf",
+        "deploy/forward-auth/Caddyfile",
+    ] {
+        assert!(
+            readme.contains(&read(path)),
+            "README's \"Protect another app\" must show {path} as it is"
+        );
+    }
+}

@@ -472,3 +472,44 @@ fn the_readme_shows_the_deploy_files_the_tests_run() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_protected_apps_page_may_post_to_latchkey_only_when_its_origin_is_allowed() {
+    // The cookie reaches app.example.com, but its pages are another origin: same-site, not
+    // same-origin. Unsafe requests from them pass only when LATCHKEY_ALLOWED_ORIGINS names them.
+    let logout_from_app = |app: &TestApp, cookie: String| {
+        let request = app
+            .fresh_client()
+            .post(app.url("/api/logout"))
+            .header("cookie", cookie)
+            .header("origin", "https://app.example.com")
+            .header("sec-fetch-site", "same-site");
+        async move { request.send().await.expect("logout") }
+    };
+    let pair = |set: String| set.split(';').next().expect("pair").to_owned();
+
+    let strict = spawn_with(
+        Options::default()
+            .arg("--public-url", "https://auth.example.com")
+            .arg("--cookie-domain", "example.com"),
+    )
+    .await;
+    let cookie = pair(login_cookie(&strict).await);
+    let res = logout_from_app(&strict, cookie.clone()).await;
+    assert_problem(res, 403, "cross_origin_request").await;
+    assert_eq!(strict.get_with_cookie(CHECK, &cookie).await.status(), 200);
+
+    let allowing = spawn_with(
+        Options::default()
+            .arg("--public-url", "https://auth.example.com")
+            .arg("--cookie-domain", "example.com")
+            .arg("--allowed-origins", "https://app.example.com"),
+    )
+    .await;
+    let cookie = pair(login_cookie(&allowing).await);
+    assert_eq!(
+        logout_from_app(&allowing, cookie.clone()).await.status(),
+        204
+    );
+    assert_eq!(allowing.get_with_cookie(CHECK, &cookie).await.status(), 401);
+}

@@ -91,11 +91,10 @@ function fill(template, values) {
 }
 
 /**
- * Starts `kind` ('nginx' or 'caddy'): the app on appPort, Latchkey's screens and API on
- * authPort, both on host `localhost` (the browser sends the host-only session cookie to both:
- * cookies ignore ports).
+ * Starts `kind` ('nginx' or 'caddy') on 127.0.0.1:port: the app at http://appHost:port,
+ * Latchkey's screens and API at http://authHost:port.
  */
-export async function startProxy(kind, { appPort, authPort, upstreamPort, latchkeyPort }) {
+export async function startProxy(kind, { port, appHost, authHost, upstreamPort, latchkeyPort }) {
   const binary = proxyBinary(kind);
   if (!binary) throw new Error(`${kind} is not installed`);
   const dir = await mkdtemp(path.join(tmpdir(), `latchkey-${kind}-`));
@@ -103,11 +102,11 @@ export async function startProxy(kind, { appPort, authPort, upstreamPort, latchk
   let child;
   if (kind === 'nginx') {
     const site = fill(await readFile(path.join(repoRoot, 'deploy/forward-auth/nginx.conf'), 'utf8'), {
-      '${APP_LISTEN}': `127.0.0.1:${appPort}`,
-      '${APP_HOST}': 'localhost',
+      '${APP_LISTEN}': `127.0.0.1:${port}`,
+      '${APP_HOST}': appHost,
       '${APP_UPSTREAM}': `http://127.0.0.1:${upstreamPort}`,
-      '${AUTH_LISTEN}': `127.0.0.1:${authPort}`,
-      '${AUTH_HOST}': 'localhost',
+      '${AUTH_LISTEN}': `127.0.0.1:${port}`,
+      '${AUTH_HOST}': authHost,
       '${LATCHKEY_UPSTREAM}': `http://127.0.0.1:${latchkeyPort}`,
     });
     await writeFile(path.join(dir, 'site.conf'), site);
@@ -137,9 +136,9 @@ export async function startProxy(kind, { appPort, authPort, upstreamPort, latchk
         HOME: dir,
         XDG_DATA_HOME: path.join(dir, 'data'),
         XDG_CONFIG_HOME: path.join(dir, 'config'),
-        APP_SITE: `http://localhost:${appPort}`,
+        APP_SITE: `http://${appHost}:${port}`,
         APP_UPSTREAM: `127.0.0.1:${upstreamPort}`,
-        AUTH_SITE: `http://localhost:${authPort}`,
+        AUTH_SITE: `http://${authHost}:${port}`,
         LATCHKEY_UPSTREAM: `127.0.0.1:${latchkeyPort}`,
       },
     });
@@ -149,8 +148,8 @@ export async function startProxy(kind, { appPort, authPort, upstreamPort, latchk
   const proxy = {
     kind,
     pid: child.pid,
-    appUrl: `http://localhost:${appPort}`,
-    authUrl: `http://localhost:${authPort}`,
+    appUrl: `http://${appHost}:${port}`,
+    authUrl: `http://${authHost}:${port}`,
     async log() {
       return readFile(log, 'utf8').catch(() => '');
     },
@@ -166,7 +165,7 @@ export async function startProxy(kind, { appPort, authPort, upstreamPort, latchk
   // Ready when Latchkey answers through it (Caddy answers an unknown host with an empty 200).
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const health = await getLocal(authPort, `localhost:${authPort}`, '/api/health');
+    const health = await getLocal(port, `${authHost}:${port}`, '/api/health');
     if (health?.status === 200 && health.body.includes('"status"')) break;
     if (Date.now() > deadline || child.exitCode !== null) {
       const text = await proxy.log();

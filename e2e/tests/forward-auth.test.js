@@ -1,8 +1,8 @@
 // Forward-auth in a real browser, behind the real proxies: headless Chromium visits an app that
-// nginx (then Caddy) protects with Latchkey, started from deploy/forward-auth/*. The app and
-// Latchkey are on `localhost` on two ports, so the host-only session cookie reaches both
-// (cookies ignore ports); the cookie-domain setup (app.example.com + auth.example.com) is
-// covered without a browser in backend/tests/api/proxies.rs.
+// nginx (then Caddy) protects with Latchkey, started from deploy/forward-auth/*, in the
+// README's shape: the app on app.fa.localhost, Latchkey on auth.fa.localhost (one proxy, one
+// port; Chromium resolves *.localhost to loopback), the session cookie's Domain fa.localhost
+// (LATCHKEY_COOKIE_DOMAIN) so that it reaches the app.
 //
 // Without nginx or Caddy the tests skip loudly, except in CI (CI=true), where that fails.
 
@@ -29,18 +29,23 @@ for (const kind of ['nginx', 'caddy']) {
     let upstream;
     let proxy;
     before(async () => {
-      const [appPort, authPort] = [await freePort(), await freePort()];
+      const port = await freePort();
       upstream = await startUpstream();
       server = await startServer({
-        LATCHKEY_PUBLIC_URL: `http://localhost:${authPort}`,
+        LATCHKEY_PUBLIC_URL: `http://auth.fa.localhost:${port}`,
+        LATCHKEY_COOKIE_DOMAIN: 'fa.localhost',
         LATCHKEY_COOKIE_SECURE: 'false',
         LATCHKEY_TRUSTED_PROXIES: '127.0.0.1',
       });
       proxy = await startProxy(kind, {
-        appPort, authPort, upstreamPort: upstream.port, latchkeyPort: server.port,
+        port,
+        appHost: 'app.fa.localhost',
+        authHost: 'auth.fa.localhost',
+        upstreamPort: upstream.port,
+        latchkeyPort: server.port,
       });
-      // Chromium would try ::1 for localhost first; the proxies listen on 127.0.0.1 only.
-      browser = await launchBrowser({ args: ['--host-resolver-rules=MAP localhost 127.0.0.1'] });
+      // Chromium would try ::1 for *.localhost too; the proxies listen on 127.0.0.1 only.
+      browser = await launchBrowser({ args: ['--host-resolver-rules=MAP *.localhost 127.0.0.1'] });
     });
     after(async () => {
       await browser?.close();
@@ -65,9 +70,15 @@ for (const kind of ['nginx', 'caddy']) {
         await waitForHeading(page, 'Log in to your account');
         assert.equal(upstream.hits, 0, 'nothing reached the app');
 
-        // Logging in returns to the original URL, and the app greets the user Latchkey named.
+        // Logging in returns to the original URL, and the app greets the user Latchkey named:
+        // the session cookie is the parent domain's, so the browser sends it to the app.
         await login(page, username, password);
         await page.waitForURL(original);
+        const cookies = await tab.context.cookies();
+        assert.deepEqual(
+          cookies.map((c) => [c.name, c.domain, c.httpOnly]),
+          [['latchkey_session', '.fa.localhost', true]],
+        );
         await waitForText(page.locator('#who'), `Hello, ${username}`);
         assert.equal(await page.locator('#path').textContent(), '/reports/week?n=48&sort=desc');
 
@@ -78,6 +89,13 @@ for (const kind of ['nginx', 'caddy']) {
         });
         assert.equal(call.status, 200);
         assert.equal(call.body.headers['remote-user'], username);
+        // A script's call without the session gets 401, not the login page.
+        const anonymous = await page.evaluate(async () => {
+          const res = await fetch('/api/data', { credentials: 'omit' });
+          return { status: res.status, redirected: res.redirected, url: res.url };
+        });
+        assert.equal(anonymous.status, 401);
+        assert.equal(anonymous.redirected, false);
 
         // Logging out in Latchkey closes the app at once.
         await page.goto(`${proxy.authUrl}/dashboard`);
@@ -89,10 +107,6 @@ for (const kind of ['nginx', 'caddy']) {
         await page.waitForURL((url) => url.origin === proxy.authUrl && url.pathname === '/login');
         assert.equal(new URL(page.url()).searchParams.get('rd'), original);
         assert.equal(upstream.hits, hits, 'the logged-out page load did not reach the app');
-
-        // A script's call without a session gets 401, not the login page.
-        const res = await page.request.get(`${proxy.appUrl}/api/data`, { maxRedirects: 0 });
-        assert.equal(res.status(), 401);
         tab.assertClean();
       } finally {
         await tab.close();

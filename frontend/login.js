@@ -8,6 +8,7 @@ import { Form } from './forms.js';
 import { slot } from './dom.js';
 import { NOTICE, PROBLEM } from './codes.js';
 import { secondStep } from './second-factor.js';
+import { leaveForReturnUrl } from './return-url.js';
 
 const NOTICES = {
   [NOTICE.accountCreated]: 'Account created. Log in with your new password.',
@@ -46,6 +47,7 @@ export const loginScreen = {
         user = await secondStep(root, user);
         if (!user) return; // back at the password
       }
+      if (await leaveForReturnUrl()) return; // ?rd=: back to the protected app
       await app.navigate(next || '/dashboard', { replace: true, user });
     });
     if (typeof state?.username === 'string') form.input('username').value = state.username;

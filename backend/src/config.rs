@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use secrecy::SecretSlice;
 
-use crate::domain::PasswordPolicy;
+use crate::domain::{PasswordPolicy, RedirectHosts, normalize_host};
 
 /// The smallest accepted PBKDF2 work factor; values below [`RECOMMENDED_MIN_ITERATIONS`] only
 /// exist so that tests run quickly.
@@ -107,9 +107,19 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
     pub allowed_origins: Vec<String>,
 
-    /// Peers (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For is believed.
+    /// Peers (IPs or CIDR ranges, comma-separated) whose X-Forwarded-* headers are believed.
     #[arg(long, env = "LATCHKEY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy, global = true)]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// The session cookie's Domain (for example example.com), so that it also reaches the apps
+    /// that forward-auth protects on other subdomains. Unset: the cookie is for this host only.
+    #[arg(long, env = "LATCHKEY_COOKIE_DOMAIN", value_parser = parse_cookie_domain, global = true)]
+    pub cookie_domain: Option<String>,
+
+    /// Hosts (comma-separated; each with its subdomains) a login may return to. Unset: the
+    /// cookie domain, else the public URL's host.
+    #[arg(long, env = "LATCHKEY_ALLOWED_REDIRECT_HOSTS", value_delimiter = ',', value_parser = parse_redirect_host, global = true)]
+    pub allowed_redirect_hosts: Vec<String>,
 
     /// Serve the SPA from this directory instead of the embedded copy; `off` serves none.
     #[arg(long, env = "LATCHKEY_FRONTEND_DIR", value_parser = parse_frontend, global = true)]
@@ -221,6 +231,8 @@ pub enum Frontend {
 pub struct PublicUrl {
     /// `scheme://host[:port]`, lower-cased, as browsers send it in `Origin`.
     pub origin: String,
+    /// The host alone, normalised as browsers do (lower case, punycode).
+    pub host: String,
     pub https: bool,
 }
 
@@ -281,13 +293,47 @@ impl Settings {
     }
 
     /// The session cookie's name: the `__Host-` prefix whenever the cookie is Secure
-    /// (OWASP ASVS 5.0 §3.3.1).
+    /// (OWASP ASVS 5.0 §3.3.1), `__Secure-` when it also has a Domain (which `__Host-` forbids).
     pub fn cookie_name(&self) -> &'static str {
-        if self.cookie_is_secure() {
-            "__Host-latchkey_session"
-        } else {
-            "latchkey_session"
+        match (self.cookie_is_secure(), &self.cookie_domain) {
+            (true, None) => "__Host-latchkey_session",
+            (true, Some(_)) => "__Secure-latchkey_session",
+            (false, _) => "latchkey_session",
         }
+    }
+
+    /// The hosts a login may return to: `LATCHKEY_ALLOWED_REDIRECT_HOSTS`, else the cookie
+    /// domain (every host the session cookie reaches), else the public URL's host, else none.
+    pub fn redirect_hosts(&self) -> RedirectHosts {
+        let entries: Vec<&str> = if !self.allowed_redirect_hosts.is_empty() {
+            self.allowed_redirect_hosts
+                .iter()
+                .map(String::as_str)
+                .collect()
+        } else if let Some(domain) = &self.cookie_domain {
+            vec![domain.as_str()]
+        } else if let Some(url) = &self.public_url {
+            vec![url.host.as_str()]
+        } else {
+            Vec::new()
+        };
+        // Every entry was normalised when it was parsed.
+        RedirectHosts::parse(entries).unwrap_or_default()
+    }
+
+    /// Settings that are valid one by one but not together; checked once at start-up.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        if let (Some(domain), Some(url)) = (&self.cookie_domain, &self.public_url) {
+            let under = url.host == *domain || url.host.ends_with(&format!(".{domain}"));
+            if !under {
+                return Err(format!(
+                    "LATCHKEY_COOKIE_DOMAIN={domain} does not cover LATCHKEY_PUBLIC_URL's host \
+                     {}: browsers would refuse the session cookie",
+                    url.host
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn hash_threads(&self) -> usize {
@@ -406,7 +452,35 @@ fn split_origin(value: &str) -> Result<(String, bool), String> {
 
 fn parse_public_url(value: &str) -> Result<PublicUrl, String> {
     let (origin, https) = split_origin(value)?;
-    Ok(PublicUrl { origin, https })
+    let authority = origin.split_once("://").map_or("", |(_, a)| a);
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => host,
+        _ => authority,
+    };
+    let host = normalize_host(host)?;
+    Ok(PublicUrl {
+        origin,
+        host,
+        https,
+    })
+}
+
+fn parse_cookie_domain(value: &str) -> Result<String, String> {
+    let domain = normalize_host(value)?;
+    if domain.parse::<std::net::Ipv4Addr>().is_ok() || domain.starts_with('[') {
+        return Err("a cookie domain is a host name, not an address".to_owned());
+    }
+    if !domain.contains('.') {
+        return Err(format!(
+            "{domain:?} is a top-level name: browsers refuse cookies for it (use e.g. \
+             example.com, or apps.localhost for local tests)"
+        ));
+    }
+    Ok(domain)
+}
+
+fn parse_redirect_host(value: &str) -> Result<String, String> {
+    normalize_host(value)
 }
 
 fn parse_origin(value: &str) -> Result<String, String> {
@@ -451,6 +525,87 @@ mod tests {
         );
         assert!(parse_origin("ftp://x").is_err());
         assert!(parse_origin("https://user@host").is_err());
+    }
+
+    #[test]
+    fn cookie_names_follow_secure_and_domain() {
+        let name = |args: &[&str]| {
+            let mut all = vec!["latchkey"];
+            all.extend_from_slice(args);
+            Settings::from_args(all).expect("settings").cookie_name()
+        };
+        assert_eq!(name(&["--cookie-secure", "false"]), "latchkey_session");
+        assert_eq!(
+            name(&["--cookie-secure", "true"]),
+            "__Host-latchkey_session"
+        );
+        assert_eq!(
+            name(&["--cookie-secure", "true", "--cookie-domain", "example.com"]),
+            "__Secure-latchkey_session"
+        );
+    }
+
+    #[test]
+    fn cookie_domains_and_redirect_hosts() {
+        assert_eq!(
+            parse_cookie_domain(".Example.COM"),
+            Ok("example.com".into())
+        );
+        assert!(
+            parse_cookie_domain("localhost").is_err(),
+            "a top-level name"
+        );
+        assert!(parse_cookie_domain("10.0.0.1").is_err());
+        assert!(parse_cookie_domain("example.com:443").is_err());
+        let settings = |args: &[&str]| {
+            let mut all = vec!["latchkey"];
+            all.extend_from_slice(args);
+            Settings::from_args(all).expect("settings")
+        };
+        let hosts = |s: Settings| s.redirect_hosts().as_slice().to_vec();
+        assert!(hosts(settings(&[])).is_empty());
+        assert_eq!(
+            hosts(settings(&["--public-url", "https://Auth.Example.com:8443"])),
+            ["auth.example.com"]
+        );
+        assert_eq!(
+            hosts(settings(&[
+                "--public-url",
+                "https://auth.example.com",
+                "--cookie-domain",
+                "example.com"
+            ])),
+            ["example.com"]
+        );
+        assert_eq!(
+            hosts(settings(&[
+                "--cookie-domain",
+                "example.com",
+                "--allowed-redirect-hosts",
+                "app.example.com,Other.org"
+            ])),
+            ["app.example.com", "other.org"]
+        );
+        assert!(
+            settings(&[
+                "--public-url",
+                "https://auth.example.com",
+                "--cookie-domain",
+                "example.org"
+            ])
+            .check_consistency()
+            .is_err()
+        );
+        assert!(
+            settings(&[
+                "--public-url",
+                "https://example.com",
+                "--cookie-domain",
+                "example.com"
+            ])
+            .check_consistency()
+            .is_ok()
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ use crate::routes;
                        (403 `cross_origin_request`); requests without `Origin` and \
                        `Sec-Fetch-Site` (curl, generated clients) pass. The session cookie is \
                        `latchkey_session`, named `__Host-latchkey_session` when it is Secure \
-                       (public URL over https).",
+                       (public URL over https), `__Secure-latchkey_session` when it is Secure \
+                       and has a Domain (`LATCHKEY_COOKIE_DOMAIN`).",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
     components(schemas(Problem, FieldError, FieldCode)),
@@ -31,6 +32,7 @@ use crate::routes;
         (name = "auth", description = "Register, log in, log out"),
         (name = "account", description = "The logged-in user's account"),
         (name = "second factor", description = "Two-step verification: an authenticator app (TOTP) and recovery codes"),
+        (name = "authz", description = "Forward-auth: reverse proxies ask whether a request to another app may pass"),
         (name = "operations", description = "Health and documentation"),
     ),
 )]
@@ -46,7 +48,8 @@ impl Modify for SessionCookie {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "latchkey_session",
                 "The session cookie set by POST /api/login (HttpOnly, SameSite=Lax). Named \
-                 __Host-latchkey_session when Secure.",
+                 __Host-latchkey_session when Secure, __Secure-latchkey_session when Secure \
+                 with a Domain.",
             ))),
         );
     }

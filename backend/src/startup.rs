@@ -55,6 +55,9 @@ impl Application {
                 "LATCHKEY_PBKDF2_ITERATIONS is below OWASP's floor of 600000: for tests only"
             );
         }
+        settings
+            .check_consistency()
+            .map_err(|problem| anyhow::anyhow!(problem))?;
         let secret = resolve_secret_key(&settings)?;
         let metrics = Metrics::new();
         let accounts = accounts(
@@ -120,7 +123,7 @@ impl Application {
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .cookie_path("/".to_owned())
-                .cookie_domain(None)
+                .cookie_domain(settings.cookie_domain.clone())
                 .cookie_content_security(CookieContentSecurity::Signed)
                 .session_lifecycle(
                     BrowserSession::default()

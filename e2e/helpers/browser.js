@@ -10,10 +10,12 @@ export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 375, height: 740 };
 
-export function launchBrowser() {
+/** @param {{args?: string[]}} [options] extra command-line switches */
+export function launchBrowser({ args = [] } = {}) {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
+      ...args,
       '--headless',
       '--no-sandbox',
       '--disable-gpu',

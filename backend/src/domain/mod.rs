@@ -6,6 +6,7 @@
 mod events;
 mod password;
 mod password_hash;
+mod return_url;
 mod second_factor;
 mod session;
 mod username;
@@ -15,6 +16,7 @@ pub use password::{PASSWORD_MAX_LENGTH, PasswordPolicy, check_length_limit};
 pub use password_hash::{
     HashFormat, PasswordHash, Verification, hash_password, spend_iterations, verify_password,
 };
+pub use return_url::{RedirectHosts, ReturnUrl, normalize_host};
 pub use second_factor::{
     RECOVERY_CODE_COUNT, new_recovery_code, normalize_recovery_code, parse_totp_code,
     recovery_code_hash,

@@ -6,6 +6,7 @@
 pub mod client_ip;
 pub mod csrf;
 pub mod extract;
+pub mod forwarded;
 pub mod limits;
 pub mod middleware;
 pub mod rate_limit;

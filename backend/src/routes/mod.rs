@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod authz;
 pub mod docs;
 pub mod frontend;
 pub mod operations;
@@ -45,6 +46,9 @@ pub fn api(cfg: &mut ServiceConfig<'_>) {
         .service(second_factor::confirm_totp)
         .service(second_factor::disable_totp)
         .service(second_factor::regenerate_recovery_codes)
+        .service(authz::forward_auth)
+        .service(authz::auth_request)
+        .service(authz::return_url)
         .service(operations::health)
         .service(operations::openapi_json)
         .service(operations::metrics)

@@ -3,11 +3,11 @@
 
 use actix_identity::Identity;
 use actix_web::{HttpRequest, HttpResponse, delete, get, put, web};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{BadBody, Busy, CrossSite, Throttled, Unauthenticated, User};
+use super::{BadBody, Busy, CrossSite, Throttled, Unauthenticated, User, non_empty};
 use crate::accounts::{EventEntry, SessionEntry};
 use crate::clock::rfc3339;
 use crate::domain::EventKind;
@@ -89,12 +89,6 @@ impl From<EventEntry> for EventInfo {
             detail: e.detail,
         }
     }
-}
-
-/// A current password: an empty one is a missing one, not a wrong guess for the throttle to
-/// count.
-fn non_empty(value: Option<SecretString>) -> Option<SecretString> {
-    value.filter(|p| !p.expose_secret().is_empty())
 }
 
 /// A list answer, each item in its API form.

@@ -29,7 +29,7 @@ use crate::config::Settings;
 use crate::domain::ReturnUrl;
 use crate::error::ApiError;
 use crate::http::AuthUser;
-use crate::http::forwarded::{forwarded_request, is_navigation};
+use crate::http::forwarded::{ForwardedRequest, forwarded_request, is_navigation};
 use crate::state::AppState;
 
 /// The user, for the proxy to pass upstream: the username with anything outside ASCII
@@ -47,12 +47,12 @@ fn allowed(auth: &AuthUser) -> HttpResponse {
 /// The SPA's login screen, absolute when `LATCHKEY_PUBLIC_URL` is set (relative otherwise: the
 /// app and Latchkey then share a host), with the original URL in `rd` when it may be returned
 /// to; without it the user lands on the dashboard after login.
-fn login_url(req: &HttpRequest, settings: &Settings) -> String {
+fn login_url(forwarded: ForwardedRequest, settings: &Settings) -> String {
     let base = settings
         .public_url
         .as_ref()
         .map_or("", |url| url.origin.as_str());
-    let back = forwarded_request(req, &settings.trusted_proxies)
+    let back = forwarded
         .url
         .and_then(|url| ReturnUrl::parse(&url, &settings.redirect_hosts()));
     match back {
@@ -101,13 +101,13 @@ pub async fn forward_auth(
     if !is_navigation(&req) {
         return ApiError::NotAuthenticated.error_response();
     }
-    let method = forwarded_request(&req, &state.settings.trusted_proxies).method;
-    let status = match method {
+    let forwarded = forwarded_request(&req, &state.settings.trusted_proxies);
+    let status = match forwarded.method {
         None | Some(Method::GET) | Some(Method::HEAD) => StatusCode::FOUND,
         Some(_) => StatusCode::SEE_OTHER,
     };
     HttpResponse::build(status)
-        .insert_header((header::LOCATION, login_url(&req, &state.settings)))
+        .insert_header((header::LOCATION, login_url(forwarded, &state.settings)))
         .finish()
 }
 
@@ -143,7 +143,10 @@ pub async fn auth_request(
     }
     let mut res = ApiError::NotAuthenticated.error_response();
     if is_navigation(&req)
-        && let Ok(value) = header::HeaderValue::try_from(login_url(&req, &state.settings))
+        && let Ok(value) = header::HeaderValue::try_from(login_url(
+            forwarded_request(&req, &state.settings.trusted_proxies),
+            &state.settings,
+        ))
     {
         res.headers_mut().insert(header::LOCATION, value);
     }

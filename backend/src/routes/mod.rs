@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use actix_web::dev::ResourceDef;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
@@ -54,6 +55,13 @@ pub fn api(cfg: &mut ServiceConfig<'_>) {
         .service(operations::metrics)
         .service(docs::index)
         .service(docs::asset);
+}
+
+/// A secret field as sent, where an empty string is a missing one (`required`): an empty
+/// current password is not a wrong guess for the throttle to count, and an empty code is not a
+/// code (the document says at least one character). Anything else, blank included, is checked.
+fn non_empty(value: Option<SecretString>) -> Option<SecretString> {
+    value.filter(|v| !v.expose_secret().is_empty())
 }
 
 /// A user as the API shows it: never a hash, never a session key.

@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{BadBody, Busy, CrossSite, Throttled, Unauthenticated, User};
+use super::{BadBody, Busy, CrossSite, Throttled, Unauthenticated, User, non_empty};
 use crate::accounts::{
     PendingLogin, SecondFactorProof, SecondFactorStatus, SecondStepOutcome, TotpEnrolment,
 };
@@ -149,17 +149,8 @@ pub fn second_factor_required(state: &AppState, pending: PendingLogin) -> HttpRe
 fn current_password(body: CurrentPasswordRequest) -> Result<SecretString, ApiError> {
     let mut required = Required::default();
     required
-        .take(
-            "password",
-            body.password.filter(|p| !p.expose_secret().is_empty()),
-        )
+        .take("password", non_empty(body.password))
         .ok_or_else(|| required.into_error())
-}
-
-/// An empty code is a missing one (the schema says at least one character); any other is
-/// checked, so that a blank one is a wrong code, as the document's types promise.
-fn non_empty(value: Option<SecretString>) -> Option<SecretString> {
-    value.filter(|v| !v.expose_secret().is_empty())
 }
 
 /// The login's second step: an authenticator code or a recovery code completes a login whose

@@ -270,6 +270,24 @@ impl Settings {
         }
     }
 
+    /// The origin and relying-party id passkeys are bound to, for a server listening on `port`:
+    /// `LATCHKEY_PUBLIC_URL`, or `http://localhost:PORT` for a server on a loopback address
+    /// (browsers treat `localhost` as secure; WebAuthn refuses IP addresses as relying-party
+    /// ids). The error says why passkeys cannot work and what to set.
+    pub fn passkey_origin(&self, port: u16) -> Result<(String, String), String> {
+        match &self.public_url {
+            Some(url) => Ok((url.origin.clone(), url.host.clone())),
+            None if self.bind.ip().is_loopback() => {
+                Ok((format!("http://localhost:{port}"), "localhost".to_owned()))
+            }
+            None => Err(format!(
+                "LATCHKEY_PUBLIC_URL is not set and the server listens on {}, which is not a \
+                 loopback address: set LATCHKEY_PUBLIC_URL to the https address users open",
+                self.bind
+            )),
+        }
+    }
+
     /// Whether the session cookie carries `Secure` (and so the `__Host-` prefix).
     pub fn cookie_is_secure(&self) -> bool {
         match self.cookie_secure {

@@ -79,6 +79,20 @@ pub enum ApiError {
     SecondFactorNotEnabled,
     #[error("no enrolment to confirm")]
     NoEnrolment,
+    #[error("passkeys unavailable: {0}")]
+    PasskeysUnavailable(String),
+    #[error("no passkey ceremony to finish")]
+    CeremonyExpired,
+    #[error("passkey response rejected")]
+    PasskeyRejected,
+    #[error("passkey already registered")]
+    PasskeyExists,
+    #[error("too many passkeys")]
+    TooManyPasskeys,
+    #[error("no passkeys")]
+    NoPasskeys,
+    #[error("invalid passkey")]
+    InvalidPasskey,
     #[error("rate limited")]
     RateLimited { retry_after: u64 },
     #[error("too many attempts")]
@@ -116,6 +130,13 @@ impl ApiError {
             Self::SecondFactorEnabled => "second_factor_enabled",
             Self::SecondFactorNotEnabled => "second_factor_not_enabled",
             Self::NoEnrolment => "no_enrolment",
+            Self::PasskeysUnavailable(_) => "passkeys_unavailable",
+            Self::CeremonyExpired => "ceremony_expired",
+            Self::PasskeyRejected => "passkey_rejected",
+            Self::PasskeyExists => "passkey_exists",
+            Self::TooManyPasskeys => "too_many_passkeys",
+            Self::NoPasskeys => "no_passkeys",
+            Self::InvalidPasskey => "invalid_passkey",
             Self::RateLimited { .. } => "rate_limited",
             Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::ServerBusy { .. } => "server_busy",
@@ -228,6 +249,43 @@ impl ApiError {
                 "No authenticator set-up is waiting for its first code (none was started, it was \
                  confirmed already, or it is over 15 minutes old): start again.",
             ),
+            Self::PasskeysUnavailable(why) => {
+                return (
+                    "Passkeys unavailable",
+                    format!("Passkeys cannot work with this server's configuration: {why}."),
+                );
+            }
+            Self::CeremonyExpired => (
+                "Start again",
+                "No passkey ceremony is waiting under this id: it was already used, it is over \
+                 five minutes old, or it was never started here. Start again.",
+            ),
+            Self::PasskeyRejected => (
+                "Passkey not accepted",
+                "The authenticator's answer did not verify: it was made for another site or \
+                 another challenge, or without user verification (a PIN or biometric).",
+            ),
+            Self::PasskeyExists => (
+                "Passkey already registered",
+                "This authenticator's passkey is already registered to an account.",
+            ),
+            Self::TooManyPasskeys => {
+                return (
+                    "Too many passkeys",
+                    format!(
+                        "An account can have at most {} passkeys: remove one first.",
+                        crate::domain::MAX_PASSKEYS_PER_USER
+                    ),
+                );
+            }
+            Self::NoPasskeys => (
+                "No passkeys",
+                "This account has no passkey: use the authenticator app or a recovery code.",
+            ),
+            Self::InvalidPasskey => (
+                "Passkey not accepted",
+                "This passkey is not registered here, or its answer did not verify.",
+            ),
             Self::RateLimited { retry_after } => {
                 return (
                     "Too many requests",
@@ -336,14 +394,21 @@ impl ResponseError for ApiError {
             Self::NotAuthenticated
             | Self::InvalidCredentials
             | Self::PendingLoginExpired
-            | Self::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
-            Self::CrossOrigin | Self::WrongPassword | Self::WrongCode => StatusCode::FORBIDDEN,
+            | Self::InvalidSecondFactor
+            | Self::InvalidPasskey => StatusCode::UNAUTHORIZED,
+            Self::CrossOrigin | Self::WrongPassword | Self::WrongCode | Self::PasskeyRejected => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::UsernameTaken
             | Self::SecondFactorEnabled
             | Self::SecondFactorNotEnabled
-            | Self::NoEnrolment => StatusCode::CONFLICT,
+            | Self::NoEnrolment
+            | Self::CeremonyExpired
+            | Self::PasskeyExists
+            | Self::TooManyPasskeys
+            | Self::NoPasskeys => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -355,7 +420,9 @@ impl ResponseError for ApiError {
             Self::RateLimited { .. } | Self::TooManyAttempts { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            Self::ServerBusy { .. } | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServerBusy { .. } | Self::Unavailable(_) | Self::PasskeysUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

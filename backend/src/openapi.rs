@@ -32,6 +32,7 @@ use crate::routes;
         (name = "auth", description = "Register, log in, log out"),
         (name = "account", description = "The logged-in user's account"),
         (name = "second factor", description = "Two-step verification: an authenticator app (TOTP) and recovery codes"),
+        (name = "passkeys", description = "Passkeys (WebAuthn): register, list, rename, remove. Signing in with one is under auth. They work on https origins and on http://localhost, never on an IP address"),
         (name = "authz", description = "Forward-auth: reverse proxies ask whether a request to another app may pass"),
         (name = "operations", description = "Health and documentation"),
     ),

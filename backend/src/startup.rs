@@ -19,7 +19,7 @@ use base64::Engine as _;
 use secrecy::ExposeSecret as _;
 
 use crate::accounts::Accounts;
-use crate::auth::{HashPool, Passwords};
+use crate::auth::{HashPool, Passwords, RelyingParty};
 use crate::clock::{Clock, secs};
 use crate::config::{DatabaseUrl, RECOMMENDED_MIN_ITERATIONS, Settings};
 use crate::db::{self, Db, DbPool};
@@ -80,6 +80,14 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let relying_party = settings
+            .passkey_origin(port)
+            .and_then(|(origin, rp_id)| RelyingParty::new(&origin, &rp_id, &settings.totp_issuer));
+        match &relying_party {
+            Ok(rp) => tracing::info!(origin = rp.origin(), "passkeys accepted from this origin"),
+            Err(why) => tracing::warn!("passkeys are off: {why}"),
+        }
+        let accounts = accounts.with_relying_party(relying_party);
         let settings = Arc::new(settings);
         let state = AppState {
             accounts: accounts.clone(),

@@ -19,6 +19,8 @@ pub struct UserListing {
     pub live_sessions: i64,
     /// Whether logins need an authenticator code after the password.
     pub totp: bool,
+    /// Passkeys registered.
+    pub passkeys: i64,
 }
 
 /// One row of a foreign user table to import: an id for the report, a name and a stored hash.
@@ -41,17 +43,19 @@ impl Accounts {
     /// Every user, oldest first, with their live sessions and second factor.
     pub async fn list_users(&self) -> Result<Vec<UserListing>, ApiError> {
         let live = self.liveness();
-        let (all, counts, with_totp) = self
+        let (all, counts, with_totp, passkeys) = self
             .db
             .run(move |c| {
                 Ok::<_, ApiError>((
                     users::list(c)?,
                     sessions::count_live_by_user(c, live)?,
                     second_factors::users_with_totp(c)?,
+                    crate::db::passkeys::counts(c)?,
                 ))
             })
             .await?;
         let counts: HashMap<i32, i64> = counts.into_iter().collect();
+        let passkeys: HashMap<i32, i64> = passkeys.into_iter().collect();
         let with_totp: HashSet<i32> = with_totp.into_iter().collect();
         Ok(all
             .iter()
@@ -59,6 +63,7 @@ impl Accounts {
                 user: User::from(row),
                 live_sessions: counts.get(&row.id).copied().unwrap_or(0),
                 totp: with_totp.contains(&row.id),
+                passkeys: passkeys.get(&row.id).copied().unwrap_or(0),
             })
             .collect())
     }

@@ -13,12 +13,14 @@
 mod account;
 mod admin;
 mod login;
+mod passkeys;
 mod second_factor;
 mod session;
 
 pub use account::{EventEntry, SessionEntry};
 pub use admin::{ImportOutcome, ImportRow, UserListing};
 pub use login::{LoginAttempt, LoginOutcome, Registration};
+pub use passkeys::{PasskeyCeremony, PasskeyEntry, PasskeyLoginOutcome};
 pub use second_factor::{
     ENROLMENT_SECS, PENDING_LOGIN_SECS, PendingLogin, SecondFactorMethod, SecondFactorProof,
     SecondFactorStatus, SecondStepOutcome, TotpEnrolment,
@@ -27,7 +29,7 @@ pub use session::CLEANUP_BATCH;
 
 use secrecy::SecretString;
 
-use crate::auth::{Passwords, TotpSealer, VerifyOutcome};
+use crate::auth::{Passwords, RelyingParty, TotpSealer, VerifyOutcome};
 use crate::clock::{Clock, secs};
 use crate::config::Settings;
 use crate::db::sessions::{Liveness, NewSession};
@@ -66,6 +68,9 @@ pub struct Accounts {
     totp: Option<TotpSealer>,
     /// The issuer authenticator apps show.
     totp_issuer: String,
+    /// The relying party passkeys are bound to, or why passkeys cannot work with this
+    /// configuration (an IP address for an origin, plain http beyond localhost).
+    passkeys: Result<RelyingParty, String>,
 }
 
 /// Why a password is being checked: named in audit lines.
@@ -76,6 +81,8 @@ enum Check {
     DeleteAccount,
     /// Setting up, turning off or renewing the recovery codes of the second factor.
     SecondFactor,
+    /// Adding or removing a passkey.
+    Passkey,
 }
 
 impl Check {
@@ -85,6 +92,7 @@ impl Check {
             Self::ChangePassword => "change_password",
             Self::DeleteAccount => "delete_account",
             Self::SecondFactor => "second_factor",
+            Self::Passkey => "passkey",
         }
     }
 }
@@ -124,6 +132,22 @@ impl Accounts {
             events_kept: i64::from(settings.events_per_user),
             totp: None,
             totp_issuer: settings.totp_issuer.clone(),
+            passkeys: Err("the server has not bound its address yet".to_owned()),
+        }
+    }
+
+    /// Lets the use cases register and check passkeys for this relying party, or records why
+    /// they cannot (said by every passkey endpoint's answer).
+    pub fn with_relying_party(mut self, relying_party: Result<RelyingParty, String>) -> Self {
+        self.passkeys = relying_party;
+        self
+    }
+
+    /// The origin passkeys are accepted from, or why there is none.
+    pub fn passkey_origin(&self) -> Result<&str, &str> {
+        match &self.passkeys {
+            Ok(rp) => Ok(rp.origin()),
+            Err(why) => Err(why),
         }
     }
 

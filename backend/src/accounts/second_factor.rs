@@ -26,6 +26,7 @@ pub const ENROLMENT_SECS: i64 = 15 * 60;
 pub enum SecondFactorMethod {
     Totp,
     RecoveryCode,
+    Passkey,
 }
 
 impl SecondFactorMethod {
@@ -33,6 +34,7 @@ impl SecondFactorMethod {
         match self {
             Self::Totp => "totp",
             Self::RecoveryCode => "recovery_code",
+            Self::Passkey => "passkey",
         }
     }
 }
@@ -52,6 +54,11 @@ pub struct PendingLogin {
 pub enum SecondFactorProof {
     Code(SecretString),
     RecoveryCode(SecretString),
+    /// A passkey's answer to the ceremony `ceremony` (started for this pending login).
+    Passkey {
+        ceremony: SecretString,
+        credential: serde_json::Value,
+    },
 }
 
 /// How a second step ended.
@@ -65,6 +72,8 @@ pub enum SecondStepOutcome {
     },
     /// No such pending login, or it expired: log in with the password again.
     Expired,
+    /// The passkey ceremony named was used or expired: start it again.
+    CeremonyExpired,
     /// A wrong, replayed or malformed code (counted by the account throttle).
     Invalid,
     /// Too many failures for this account: refused without checking.
@@ -87,6 +96,7 @@ pub struct SecondFactorStatus {
     /// When the authenticator app was confirmed; `None` when it is off.
     pub totp_enabled_at: Option<i64>,
     pub recovery_codes_left: i64,
+    pub passkeys: i64,
 }
 
 /// New recovery codes as shown once, and their stored hashes.
@@ -126,6 +136,7 @@ impl Accounts {
                 Ok::<_, ApiError>(SecondFactorStatus {
                     totp_enabled_at: totp.and_then(|t| t.confirmed_at),
                     recovery_codes_left: left,
+                    passkeys: db::passkeys::count_for_user(c, id)?,
                 })
             })
             .await
@@ -325,7 +336,7 @@ impl Accounts {
         )?;
         Ok(Some(PendingLogin {
             token: SecretString::from(token),
-            methods: vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode],
+            methods: Self::second_step_methods(conn, user_id)?,
             expires_in: PENDING_LOGIN_SECS,
         }))
     }
@@ -350,6 +361,7 @@ impl Accounts {
         let used = match &proof {
             SecondFactorProof::Code(_) => SecondFactorMethod::Totp,
             SecondFactorProof::RecoveryCode(_) => SecondFactorMethod::RecoveryCode,
+            SecondFactorProof::Passkey { .. } => SecondFactorMethod::Passkey,
         };
         let (outcome, user_id) = self
             .db
@@ -373,13 +385,24 @@ impl Accounts {
                         Some(user.id),
                     ));
                 }
-                let accepted = match &proof {
+                let accepted = match proof {
                     SecondFactorProof::Code(code) => {
                         this.spend_code(c, &user, code.expose_secret(), now)?
                     }
                     SecondFactorProof::RecoveryCode(code) => {
                         spend_recovery_code(c, user.id, code.expose_secret(), now)?
                     }
+                    SecondFactorProof::Passkey {
+                        ceremony,
+                        credential,
+                    } => match this.spend_passkey(c, &user, &ceremony, credential, &origin, now)? {
+                        Some(accepted) => accepted,
+                        // The ceremony was spent or expired: start it again (the attempt still
+                        // counts, as any attempt does until one succeeds).
+                        None => {
+                            return Ok((SecondStepOutcome::CeremonyExpired, Some(user.id)));
+                        }
+                    },
                 };
                 if !accepted || !second_factors::delete_pending(c, pending.id)? {
                     events::record(
@@ -460,7 +483,7 @@ impl Accounts {
                 );
                 self.count_login(LoginMetric::Throttled);
             }
-            SecondStepOutcome::Expired => {}
+            SecondStepOutcome::Expired | SecondStepOutcome::CeremonyExpired => {}
         }
         Ok(outcome)
     }
@@ -500,9 +523,10 @@ impl Accounts {
         Ok(second_factors::use_step(conn, user.id, step)?)
     }
 
-    /// Removes a user's second factor for an administrator (a lost device): the factor, the
-    /// recovery codes, pending logins and every session, recorded in their activity. `Ok(None)`
-    /// when the user had none (nothing changes).
+    /// Removes a user's second factors for an administrator (a lost device): the authenticator
+    /// app, the recovery codes, every passkey, pending logins and every session, recorded in
+    /// their activity. `Ok(None)` when the user had neither an authenticator app nor a passkey
+    /// (nothing changes).
     pub async fn admin_reset_second_factor(
         &self,
         name: &Username,
@@ -514,14 +538,20 @@ impl Accounts {
         let ended = self
             .db
             .write(move |c| {
-                if !remove_second_factor(c, id)? {
+                let had_totp = remove_second_factor(c, id)?;
+                // A lost or stolen device may hold a passkey, which signs in on its own.
+                let passkeys = db::passkeys::delete_for_user(c, id)?;
+                db::passkeys::delete_ceremonies_for_user(c, id)?;
+                if !had_totp && passkeys == 0 {
                     return Ok::<_, ApiError>(None);
                 }
                 let ended = db::sessions::delete_for_user(c, id)?;
-                events::record(
+                let detail = reset_detail(had_totp, passkeys);
+                events::record_with_detail(
                     c,
                     id,
                     EventKind::SecondFactorReset,
+                    Some(&detail),
                     &Origin::admin_command_line(),
                     now,
                     kept,
@@ -570,6 +600,21 @@ fn remove_second_factor(conn: &mut Conn, user_id: i32) -> diesel::QueryResult<bo
     second_factors::delete_recovery_codes(conn, user_id)?;
     second_factors::delete_pending_for_user(conn, user_id)?;
     Ok(enabled.is_some())
+}
+
+/// What an administrator's reset removed, as the user's activity says it.
+fn reset_detail(had_totp: bool, passkeys: usize) -> String {
+    let passkeys = match passkeys {
+        0 => None,
+        1 => Some("1 passkey".to_owned()),
+        n => Some(format!("{n} passkeys")),
+    };
+    match (had_totp, passkeys) {
+        (true, Some(p)) => format!("authenticator app and {p} removed"),
+        (true, None) => "authenticator app removed".to_owned(),
+        (false, Some(p)) => format!("{p} removed"),
+        (false, None) => "nothing removed".to_owned(),
+    }
 }
 
 fn unix_secs(now: i64) -> u64 {

@@ -87,21 +87,25 @@ impl Accounts {
             .db
             .run(move |c| Ok::<_, ApiError>(crate::db::throttles::delete_stale(c, now)?))
             .await?;
-        // Logins that never got their second step, and set-ups never confirmed.
+        // Logins that never got their second step, set-ups never confirmed, passkey ceremonies
+        // never finished (the batch is full while either kind has more).
         loop {
             let deleted = self
                 .db
                 .run(move |c| {
-                    Ok::<_, ApiError>(crate::db::second_factors::delete_expired(
+                    let second_factors = crate::db::second_factors::delete_expired(
                         c,
                         now,
                         now - super::ENROLMENT_SECS,
                         CLEANUP_BATCH,
-                    )?)
+                    )?;
+                    let ceremonies =
+                        crate::db::passkeys::delete_expired_ceremonies(c, now, CLEANUP_BATCH)?;
+                    Ok::<_, ApiError>((second_factors, ceremonies))
                 })
                 .await?;
-            others += deleted;
-            if deleted < CLEANUP_BATCH as usize {
+            others += deleted.0 + deleted.1;
+            if deleted.0.max(deleted.1) < CLEANUP_BATCH as usize {
                 break;
             }
             tokio::time::sleep(CLEANUP_PAUSE).await;

@@ -31,9 +31,9 @@ pub enum UserCommand {
     SetPassword { name: String },
     /// End every session of a user at once (a compromised account).
     Logout { name: String },
-    /// Remove a user's two-step verification (a lost authenticator device): the authenticator
-    /// app and the recovery codes go, every session ends, and the user logs in with the password
-    /// alone until they set it up again.
+    /// Remove a user's two-step verification and passkeys (a lost or stolen device): the
+    /// authenticator app, the recovery codes and every passkey go, every session ends, and the
+    /// user logs in with the password alone until they set them up again.
     ResetSecondFactor { name: String },
 }
 
@@ -60,17 +60,18 @@ async fn list(accounts: &Accounts) -> anyhow::Result<()> {
         .unwrap_or(0)
         .max("USERNAME".len());
     println!(
-        "{:>6}  {:<width$}  {:<20}  {:>8}  SECOND FACTOR",
-        "ID", "USERNAME", "CREATED", "SESSIONS"
+        "{:>6}  {:<width$}  {:<20}  {:>8}  {:>8}  SECOND FACTOR",
+        "ID", "USERNAME", "CREATED", "SESSIONS", "PASSKEYS"
     );
     for listing in &all {
         let user = &listing.user;
         println!(
-            "{:>6}  {:<width$}  {:<20}  {:>8}  {}",
+            "{:>6}  {:<width$}  {:<20}  {:>8}  {:>8}  {}",
             user.id,
             user.username,
             rfc3339(user.created_at),
             listing.live_sessions,
+            listing.passkeys,
             if listing.totp { "totp" } else { "-" }
         );
     }
@@ -207,11 +208,11 @@ async fn reset_second_factor(accounts: &Accounts, raw: &str) -> anyhow::Result<(
         .map_err(not_found(&name))?;
     match ended {
         Some(ended) => println!(
-            "two-step verification of {} removed; {ended} session(s) ended",
+            "two-step verification and passkeys of {} removed; {ended} session(s) ended",
             user.username
         ),
         None => println!(
-            "{} has no two-step verification; nothing changed",
+            "{} has neither two-step verification nor a passkey; nothing changed",
             user.username
         ),
     }

@@ -8,6 +8,7 @@
 //! (use cases, HTTP, routes): a test in `tests/api/architecture.rs` checks.
 
 pub mod events;
+pub mod passkeys;
 pub mod schema;
 pub mod second_factors;
 pub mod sessions;

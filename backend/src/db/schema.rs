@@ -22,6 +22,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    passkeys (id) {
+        id -> Integer,
+        public_id -> Text,
+        user_id -> Integer,
+        credential_id -> Text,
+        credential -> Text,
+        name -> Text,
+        sign_count -> BigInt,
+        backup_eligible -> Bool,
+        backed_up -> Bool,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     pending_logins (id) {
         id -> Integer,
         token_hash -> Text,
@@ -77,21 +93,38 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         username_skeleton -> Nullable<Text>,
+        webauthn_handle -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id) {
+        id -> Integer,
+        token_hash -> Text,
+        kind -> Text,
+        user_id -> Nullable<Integer>,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
 diesel::joinable!(events -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(pending_logins -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(totp_factors -> users (user_id));
+diesel::joinable!(webauthn_ceremonies -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     events,
     login_throttles,
+    passkeys,
     pending_logins,
     recovery_codes,
     sessions,
     totp_factors,
     users,
+    webauthn_ceremonies,
 );

@@ -27,10 +27,21 @@ pub enum EventKind {
     RecoveryCodeUsed,
     /// A wrong, replayed or malformed code at the login's second step.
     SecondFactorFailed,
+    /// A passkey was registered (the detail is its name).
+    PasskeyAdded,
+    /// A passkey was removed by the user.
+    PasskeyRemoved,
+    /// A passkey got a new name (the detail is the new name).
+    PasskeyRenamed,
+    /// A passkey completed a sign-in or a second step (the detail is its name).
+    PasskeyUsed,
+    /// A passkey answered with a signature counter that did not move forward: the credential
+    /// may have been copied. The answer was refused.
+    PasskeyCounterRegressed,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 18] = [
         Self::Registered,
         Self::Login,
         Self::LoginFailed,
@@ -44,6 +55,11 @@ impl EventKind {
         Self::RecoveryCodesRegenerated,
         Self::RecoveryCodeUsed,
         Self::SecondFactorFailed,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
+        Self::PasskeyRenamed,
+        Self::PasskeyUsed,
+        Self::PasskeyCounterRegressed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +77,11 @@ impl EventKind {
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::SecondFactorFailed => "second_factor_failed",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
+            Self::PasskeyRenamed => "passkey_renamed",
+            Self::PasskeyUsed => "passkey_used",
+            Self::PasskeyCounterRegressed => "passkey_counter_regressed",
         }
     }
 

@@ -4,6 +4,7 @@
 //! checks).
 
 mod events;
+mod passkey;
 mod password;
 mod password_hash;
 mod return_url;
@@ -12,6 +13,7 @@ mod session;
 mod username;
 
 pub use events::{EventKind, Origin};
+pub use passkey::{CEREMONY_SECS, MAX_PASSKEYS_PER_USER, PASSKEY_NAME_MAX, parse_passkey_name};
 pub use password::{PASSWORD_MAX_LENGTH, PasswordPolicy, check_length_limit};
 pub use password_hash::{
     HashFormat, PasswordHash, Verification, hash_password, spend_iterations, verify_password,
@@ -54,6 +56,9 @@ pub enum FieldCode {
     TooWeak,
     /// Two fields of which exactly one must be sent (`code` or `recovery_code`).
     OneOf,
+    /// A value of the right type whose content is not what the field holds (a WebAuthn
+    /// credential that is not one).
+    Malformed,
 }
 
 impl FieldCode {
@@ -67,6 +72,7 @@ impl FieldCode {
             Self::InvalidCharacters => "invalid_characters",
             Self::TooWeak => "too_weak",
             Self::OneOf => "one_of",
+            Self::Malformed => "malformed",
         }
     }
 }

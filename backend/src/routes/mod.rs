@@ -12,6 +12,7 @@ pub mod authz;
 pub mod docs;
 pub mod frontend;
 pub mod operations;
+pub mod passkeys;
 pub mod second_factor;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,9 @@ pub fn api(cfg: &mut ServiceConfig<'_>) {
     cfg.service(auth::register)
         .service(auth::login)
         .service(second_factor::login_second_factor)
+        .service(passkeys::start_second_step)
+        .service(passkeys::start_login)
+        .service(passkeys::finish_login)
         .service(auth::logout)
         .service(account::me)
         .service(account::delete_account)
@@ -47,6 +51,11 @@ pub fn api(cfg: &mut ServiceConfig<'_>) {
         .service(second_factor::confirm_totp)
         .service(second_factor::disable_totp)
         .service(second_factor::regenerate_recovery_codes)
+        .service(passkeys::list_passkeys)
+        .service(passkeys::start_registration)
+        .service(passkeys::finish_registration)
+        .service(passkeys::rename_passkey)
+        .service(passkeys::remove_passkey)
         .service(authz::forward_auth)
         .service(authz::auth_request)
         .service(authz::return_url)

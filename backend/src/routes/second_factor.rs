@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::passkeys::PasskeyAnswer;
 use super::{BadBody, Busy, CrossSite, Throttled, Unauthenticated, User, non_empty};
 use crate::accounts::{
     PendingLogin, SecondFactorProof, SecondFactorStatus, SecondStepOutcome, TotpEnrolment,
@@ -33,7 +34,7 @@ pub struct ConfirmTotpRequest {
     pub code: Option<SecretString>,
 }
 
-/// The login's second step: exactly one of `code` and `recovery_code`.
+/// The login's second step: exactly one of `code`, `recovery_code` and `passkey`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1, max_properties = 1)]
@@ -45,6 +46,9 @@ pub struct SecondStepRequest {
     /// works once.
     #[schema(required = false, value_type = String, min_length = 1, example = "7k2m-9qwe-a1b2-c3d4-e5f6-g7h8")]
     pub recovery_code: Option<SecretString>,
+    /// A passkey's answer to the ceremony `POST /api/login/second-factor/passkey` started.
+    #[schema(required = false)]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 /// What an authenticator app needs to be set up. The secret is shown this once.
@@ -91,6 +95,10 @@ pub struct SecondFactors {
     /// Unused recovery codes.
     #[schema(example = 10)]
     pub recovery_codes_left: i64,
+    /// Passkeys registered (each also answers the second step while the authenticator app is
+    /// on; see `GET /api/me/passkeys`).
+    #[schema(example = 1)]
+    pub passkeys: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -110,6 +118,7 @@ impl From<SecondFactorStatus> for SecondFactors {
                 enabled_at: s.totp_enabled_at.map(rfc3339),
             },
             recovery_codes_left: s.recovery_codes_left,
+            passkeys: s.passkeys,
         }
     }
 }
@@ -121,8 +130,9 @@ impl From<SecondFactorStatus> for SecondFactors {
 pub struct SecondFactorChallenge {
     /// Always true: tells this answer apart from a completed login.
     pub second_factor_required: bool,
-    /// What the second step accepts: `totp` (an authenticator code), `recovery_code`.
-    #[schema(example = json!(["totp", "recovery_code"]))]
+    /// What the second step accepts: `totp` (an authenticator code), `recovery_code`, and
+    /// `passkey` when the account has one.
+    #[schema(example = json!(["totp", "recovery_code", "passkey"]))]
     pub methods: Vec<String>,
     #[schema(example = 300)]
     pub expires_in: i64,
@@ -146,7 +156,7 @@ pub fn second_factor_required(state: &AppState, pending: PendingLogin) -> HttpRe
 }
 
 /// A current password: an empty one is a missing one, not a wrong guess for the throttle.
-fn current_password(body: CurrentPasswordRequest) -> Result<SecretString, ApiError> {
+pub(super) fn current_password(body: CurrentPasswordRequest) -> Result<SecretString, ApiError> {
     let mut required = Required::default();
     required
         .take("password", non_empty(body.password))
@@ -163,9 +173,10 @@ fn current_password(body: CurrentPasswordRequest) -> Result<SecretString, ApiErr
         (status = 200, description = "Logged in; the session cookie is set and the pending login ends", body = User,
             headers(("Set-Cookie" = String, description = "The session cookie, as after a password-only login"))),
         BadBody,
-        (status = 401, description = "No login waiting here or it expired (`pending_login_expired`: log in again), or a wrong, used or malformed code (`invalid_second_factor`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No login waiting here or it expired (`pending_login_expired`: log in again), or a wrong, used or malformed code or a passkey answer that did not verify (`invalid_second_factor`)", body = Problem, content_type = "application/problem+json"),
         CrossSite,
-        (status = 422, description = "Neither or both of code and recovery_code (`one_of`), wrong types or unknown fields", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The passkey ceremony was used or expired (`ceremony_expired`): start it again", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not exactly one of code, recovery_code and passkey (`one_of`), a passkey answer without its ceremony or credential, wrong types or unknown fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Rate limited or account throttled (with Retry-After)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -181,20 +192,29 @@ pub async fn login_second_factor(
     let SecondStepRequest {
         code,
         recovery_code,
+        passkey,
     } = body.0;
-    let proof = match (non_empty(code), non_empty(recovery_code)) {
-        (Some(code), None) => SecondFactorProof::Code(code),
-        (None, Some(code)) => SecondFactorProof::RecoveryCode(code),
-        (code, _) => {
-            let field = if code.is_some() {
-                "recovery_code"
-            } else {
-                "code"
+    let proof = match (non_empty(code), non_empty(recovery_code), passkey) {
+        (Some(code), None, None) => SecondFactorProof::Code(code),
+        (None, Some(code), None) => SecondFactorProof::RecoveryCode(code),
+        (None, None, Some(answer)) => {
+            let (ceremony, credential) = answer.into_parts()?;
+            SecondFactorProof::Passkey {
+                ceremony,
+                credential,
+            }
+        }
+        (code, recovery_code, passkey) => {
+            // Name a field that was sent too many, or `code` when none was.
+            let field = match (code.is_some(), recovery_code.is_some(), passkey.is_some()) {
+                (true, true, _) => "recovery_code",
+                (_, _, true) => "passkey",
+                _ => "code",
             };
             return Err(ApiError::Validation(vec![FieldError::new(
                 field,
                 FieldCode::OneOf,
-                "Send exactly one of code (from the authenticator app) and recovery_code.",
+                "Send exactly one of code (from the authenticator app), recovery_code and passkey.",
             )]));
         }
     };
@@ -222,6 +242,7 @@ pub async fn login_second_factor(
                 .map_err(|e| ApiError::Internal(e.into()))?;
             Ok(res)
         }
+        SecondStepOutcome::CeremonyExpired => Err(ApiError::CeremonyExpired),
         SecondStepOutcome::Invalid => Err(ApiError::InvalidSecondFactor),
         SecondStepOutcome::Throttled { retry_after } => {
             Err(ApiError::TooManyAttempts { retry_after })

@@ -98,8 +98,8 @@ async fn a_user_created_on_the_command_line_logs_in_through_the_api() {
     let columns: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(
         columns[3..],
-        ["1", "-"],
-        "one session, no second factor: {line}"
+        ["1", "0", "-"],
+        "one session, no passkey, no second factor: {line}"
     );
 }
 

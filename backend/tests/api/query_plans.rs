@@ -17,7 +17,7 @@ use diesel::sql_types::Text;
 use latchkey::config::DatabaseUrl;
 use latchkey::db::sessions::{Liveness, NewSession};
 use latchkey::db::users::NewUser;
-use latchkey::db::{self, Conn, events, second_factors, sessions, throttles, users};
+use latchkey::db::{self, Conn, events, passkeys, second_factors, sessions, throttles, users};
 use latchkey::domain::{EventKind, Origin};
 
 use crate::helpers::TestDatabase;
@@ -138,6 +138,58 @@ fn statements_of_the_request_paths(conn: &mut Conn) -> Vec<String> {
     second_factors::delete_expired(conn, 4, 1, 10).expect("expired pending and set-ups");
     second_factors::delete_totp(conn, user.id).expect("delete totp");
     second_factors::delete_recovery_codes(conn, user.id).expect("delete codes");
+    passkeys::ensure_handle(conn, user.id, "handle").expect("ensure handle");
+    passkeys::find_handle(conn, user.id).expect("find handle");
+    passkeys::user_by_handle(conn, "handle").expect("user by handle");
+    let passkey = passkeys::insert(
+        conn,
+        &passkeys::NewPasskey {
+            public_id: "pk",
+            user_id: user.id,
+            credential_id: "cred",
+            credential: "{}",
+            name: "Passkey 1",
+            sign_count: 0,
+            backup_eligible: false,
+            backed_up: false,
+            created_at: 1,
+        },
+    )
+    .expect("insert passkey");
+    passkeys::for_user(conn, user.id).expect("passkeys of user");
+    passkeys::count_for_user(conn, user.id).expect("count passkeys");
+    passkeys::by_credential_id(conn, "cred").expect("by credential id");
+    passkeys::find_for_user(conn, user.id, "pk").expect("find passkey");
+    passkeys::record_use(
+        conn,
+        passkey.id,
+        &passkeys::Use {
+            credential: Some("{}"),
+            sign_count: 1,
+            backup_eligible: false,
+            backed_up: false,
+            at: 2,
+        },
+    )
+    .expect("record use");
+    passkeys::rename(conn, user.id, "pk", "Laptop").expect("rename");
+    passkeys::delete(conn, user.id, "pk").expect("delete passkey");
+    passkeys::delete_for_user(conn, user.id).expect("delete passkeys");
+    passkeys::insert_ceremony(
+        conn,
+        &passkeys::NewCeremony {
+            token_hash: "ceremony",
+            kind: "login",
+            user_id: None,
+            state: "{}",
+            created_at: 1,
+            expires_at: 100,
+        },
+    )
+    .expect("insert ceremony");
+    passkeys::take_ceremony(conn, "ceremony", 2).expect("take ceremony");
+    passkeys::delete_ceremonies_for_user(conn, user.id).expect("ceremonies of user");
+    passkeys::delete_expired_ceremonies(conn, 2, 10).expect("expired ceremonies");
     users::delete_by_id(conn, user.id).expect("delete user");
 
     let quiet = |_: InstrumentationEvent<'_>| {};

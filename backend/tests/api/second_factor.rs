@@ -36,7 +36,7 @@ fn next_step(app: &TestApp) {
 
 /// Signs `name` up and in, sets up the authenticator app; returns the secret and the recovery
 /// codes.
-async fn enrolled(app: &TestApp, name: &str) -> (String, Vec<String>) {
+pub async fn enrolled(app: &TestApp, name: &str) -> (String, Vec<String>) {
     app.signed_in(name).await;
     let start = app
         .post_json("/api/me/totp", &json!({"password": PASSWORD}))
@@ -86,7 +86,7 @@ async fn a_user_sets_up_an_authenticator_and_logs_in_with_password_and_code() {
     app.signed_in("alice").await;
     assert_eq!(
         status(&app).await,
-        json!({"totp": {"enabled": false}, "recovery_codes_left": 0})
+        json!({"totp": {"enabled": false}, "recovery_codes_left": 0, "passkeys": 0})
     );
 
     let start = app
@@ -502,7 +502,7 @@ async fn turning_off_and_renewing_codes_need_the_password() {
     assert_eq!(off.status(), 204);
     assert_eq!(
         status(&app).await,
-        json!({"totp": {"enabled": false}, "recovery_codes_left": 0})
+        json!({"totp": {"enabled": false}, "recovery_codes_left": 0, "passkeys": 0})
     );
     app.logout().await;
     assert_eq!(
@@ -714,7 +714,7 @@ async fn an_administrator_resets_a_lost_second_factor() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out).trim(),
-        "two-step verification of mallory removed; 1 session(s) ended"
+        "two-step verification and passkeys of mallory removed; 1 session(s) ended"
     );
     assert_eq!(app.get("/api/me").await.status(), 401, "sessions ended");
     assert_eq!(
@@ -737,7 +737,7 @@ async fn an_administrator_resets_a_lost_second_factor() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(
         stdout(&again).trim(),
-        "mallory has no two-step verification; nothing changed"
+        "mallory has neither two-step verification nor a passkey; nothing changed"
     );
     let ghost = user(&["reset-second-factor", "ghost"]);
     assert_eq!(ghost.status.code(), Some(1));

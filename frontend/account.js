@@ -1,7 +1,8 @@
 // Dashboard sections for managing the account: active sessions (sign out one, or all others),
-// change password, recent activity, delete the account. Each is cloned from a <template> in
-// index.html and filled with textContent only: user agents and IPs come from whoever sent them.
-// (Two-step verification is its own module, two-step.js, built from the helpers exported here.)
+// change password, passkeys (add, rename, remove), recent activity, delete the account. Each is
+// cloned from a <template> in index.html and filled with textContent only: user agents, IPs and
+// passkey names come from whoever sent them. (Two-step verification is its own module,
+// two-step.js, built from the helpers exported here; the WebAuthn calls are passkeys.js.)
 //
 // Any call answered 401 means this session ended (revoked from another device, expired, or the
 // password was changed elsewhere): app.sessionExpired() shows the login screen with a notice and
@@ -12,6 +13,7 @@ import { api, ApiError, NetworkError, errorMessage } from './api.js';
 import { Form, setButtonBusy } from './forms.js';
 import { cloneTemplate, slot } from './dom.js';
 import { EVENT_WORDS, FIELD_ERROR, NOTICE, PROBLEM, WARNING_EVENTS } from './codes.js';
+import { createPasskey, passkeySupport, showHint } from './passkeys.js';
 
 const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
@@ -289,6 +291,300 @@ export const passwordSection = {
         announceChange(card);
       },
     });
+    return card;
+  },
+};
+
+/** What the page says when the device did not create the passkey (create() rejected). */
+function notCreated(error) {
+  switch (error.name) {
+    case 'InvalidStateError':
+      return 'This device already has a passkey for this account. Use it to sign in, or remove it '
+        + 'from the list first to make a new one.';
+    case 'NotAllowedError':
+    case 'AbortError':
+      return 'No passkey was added: the device’s prompt was closed or timed out. Try again when '
+        + 'you are ready.';
+    case 'NotSupportedError':
+      return 'This device cannot make a passkey of a kind Latchkey accepts.';
+    case 'SecurityError':
+      return 'Passkeys cannot be made at this address of the page.';
+    default:
+      return `The device could not make the passkey (${error.name}).`;
+  }
+}
+
+/** Passkey names: 1–64 characters (the API's rule). */
+const PASSKEY_NAME_MAX = 64;
+
+export const passkeysSection = {
+  id: 'passkeys',
+  render({ app }) {
+    const card = cloneTemplate('tpl-section-passkeys');
+    const heading = card.querySelector('h3');
+    const list = slot(card, 'list');
+    const empty = slot(card, 'empty');
+    const alert = slot(card, 'alert');
+    const status = slot(card, 'status');
+    const add = card.querySelector('[data-action="add"]');
+    const addForm = slot(card, 'add-form');
+    const renameForm = slot(card, 'rename-form');
+    const removeForm = slot(card, 'remove-form');
+    for (const form of [addForm, renameForm]) form.elements.namedItem('name').maxLength = PASSKEY_NAME_MAX;
+    /** The passkey whose row has the rename or the remove form open: { passkey, row }, or null. */
+    let renaming = null;
+    let removing = null;
+
+    const support = passkeySupport();
+    if (support.usable) {
+      add.hidden = false;
+    } else if (support.hint) {
+      showHint(slot(card, 'unusable'), support);
+    } else {
+      showHint(slot(card, 'unusable'), {
+        hint: 'This browser cannot make passkeys. The ones you have still work where they are.',
+      });
+    }
+
+    const clearMessages = () => {
+      alert.textContent = '';
+      status.textContent = '';
+    };
+    /** Focus on a row's button once the list is drawn again; the heading if the row is gone. */
+    const focusRow = (id, action) => {
+      const button = [...list.children].find((row) => row.dataset.id === id)
+        ?.querySelector(`[data-action="${action}"]`);
+      (button || heading).focus();
+    };
+
+    const item = (passkey) => {
+      const row = cloneTemplate('tpl-passkey-item');
+      row.dataset.id = passkey.id;
+      slot(row, 'name').textContent = passkey.name;
+      if (passkey.backed_up !== true) slot(row, 'synced').remove();
+      setTime(slot(row, 'created'), passkey.created_at);
+      const used = slot(row, 'used');
+      if (passkey.last_used_at) {
+        const time = document.createElement('time');
+        setTime(time, passkey.last_used_at);
+        used.replaceChildren('Last used ', time);
+      } else {
+        used.textContent = 'Never used';
+      }
+      const rename = row.querySelector('[data-action="rename"]');
+      const remove = row.querySelector('[data-action="remove"]');
+      rename.setAttribute('aria-label', `Rename ${passkey.name}`);
+      remove.setAttribute('aria-label', `Remove ${passkey.name}…`);
+      rename.addEventListener('click', () => openRename(passkey, row));
+      remove.addEventListener('click', () => {
+        if (removing?.passkey.id === passkey.id) closeRemove();
+        else openRemove(passkey, row);
+      });
+      return row;
+    };
+
+    const load = loader(card, app, async () => (await api.passkeys())?.passkeys ?? [], (passkeys) => {
+      // The row forms live in rows about to be replaced: home first.
+      closeRename({ focus: false });
+      closeRemove({ focus: false });
+      list.replaceChildren(...passkeys.map(item));
+      empty.hidden = passkeys.length > 0;
+    });
+
+    // ---- Add: the password, a name, then the device makes the passkey ----
+
+    const openAdd = () => {
+      closeRename({ focus: false });
+      closeRemove({ focus: false });
+      clearMessages();
+      addForm.hidden = false;
+      add.setAttribute('aria-expanded', 'true');
+      const name = addForm.elements.namedItem('name');
+      if (!name.value) name.value = describeDevice(navigator.userAgent);
+      addForm.elements.namedItem('password').focus();
+    };
+    const closeAdd = ({ focus = true } = {}) => {
+      if (addForm.hidden || (addHandle.busy && focus)) return;
+      addForm.hidden = true;
+      addForm.reset(); // the password goes back to hidden with it
+      addHandle.clearErrors();
+      add.setAttribute('aria-expanded', 'false');
+      if (focus) add.focus();
+    };
+    add.addEventListener('click', () => {
+      if (addForm.hidden) openAdd();
+      else closeAdd();
+    });
+    addForm.querySelector('[data-action="cancel"]').addEventListener('click', () => closeAdd());
+
+    const addHandle = passwordCheckForm(addForm, app, {
+      required: { password: 'Enter your password to continue.' },
+      passwordField: 'password',
+      wrongPassword: 'This is not your password.',
+      send: async ({ password, name }) => {
+        const start = await api.startPasskeyRegistration(password);
+        let credential;
+        try {
+          credential = await createPasskey(start.publicKey);
+        } catch (error) {
+          if (error instanceof DOMException) return { refused: error };
+          throw error;
+        }
+        return { passkey: await api.finishPasskeyRegistration(start.ceremony, credential,
+          String(name ?? '').trim()) };
+      },
+      done: async (values, { refused, passkey }) => {
+        if (refused) {
+          addHandle.setAlert(notCreated(refused));
+          addHandle.focusFirstError();
+          return;
+        }
+        closeAdd({ focus: false });
+        await load();
+        status.textContent = `Passkey “${passkey.name}” added. Next time, choose “Sign in with a `
+          + 'passkey” on the login screen.';
+        focusRow(passkey.id, 'rename');
+        announceChange(card);
+      },
+    });
+
+    // ---- Rename: in the row, in place of the name ----
+
+    const openRename = (passkey, row) => {
+      closeAdd({ focus: false });
+      closeRemove({ focus: false });
+      closeRename({ focus: false });
+      clearMessages();
+      renaming = { passkey, row };
+      slot(renameForm, 'rename-title').textContent = `Rename the passkey “${passkey.name}”.`;
+      row.querySelector('.passkey-head').hidden = true;
+      row.append(renameForm);
+      renameForm.hidden = false;
+      const input = renameForm.elements.namedItem('name');
+      input.value = passkey.name;
+      input.focus();
+      input.select();
+    };
+    const closeRename = ({ focus = true } = {}) => {
+      if (!renaming || (renameHandle.busy && focus)) return;
+      const { passkey, row } = renaming;
+      renaming = null;
+      renameForm.hidden = true;
+      renameForm.reset();
+      renameHandle.clearErrors();
+      card.append(renameForm);
+      row.querySelector('.passkey-head').hidden = false;
+      if (focus) focusRow(passkey.id, 'rename');
+    };
+    renameForm.querySelector('[data-action="cancel"]').addEventListener('click', () => closeRename());
+
+    /** A passkey that was removed elsewhere (another tab): the list catches up and says so. */
+    const gone = async (passkey) => {
+      await load();
+      status.textContent = `That passkey (“${passkey.name}”) had already been removed. The list is up to date.`;
+      heading.focus();
+    };
+
+    const renameHandle = new Form(renameForm, async (values, handle) => {
+      const { passkey } = renaming;
+      const name = String(values.name ?? '').trim();
+      if (name === '') {
+        handle.setFieldError('name', 'Enter a name for the passkey.');
+        handle.focusFirstError();
+        return;
+      }
+      if (name === passkey.name) {
+        closeRename();
+        return;
+      }
+      try {
+        await api.renamePasskey(passkey.id, name);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) {
+          app.sessionExpired();
+          return;
+        }
+        if (error instanceof ApiError && error.status === 404) {
+          closeRename({ focus: false });
+          await gone(passkey);
+          return;
+        }
+        throw error; // a name the API refuses (422) at the field, the rest in the alert
+      }
+      closeRename({ focus: false });
+      await load();
+      status.textContent = `Renamed to “${name}”.`;
+      focusRow(passkey.id, 'rename');
+      announceChange(card);
+    }, { messages: { name: { [FIELD_ERROR.required]: 'Enter a name for the passkey.' } } });
+
+    // ---- Remove: the password again, under the row ----
+
+    const openRemove = (passkey, row) => {
+      closeAdd({ focus: false });
+      closeRename({ focus: false });
+      closeRemove({ focus: false });
+      clearMessages();
+      removing = { passkey, row };
+      slot(removeForm, 'remove-title').textContent = `Remove “${passkey.name}”? It will no longer sign `
+        + 'you in. Enter your password to confirm.';
+      row.append(removeForm);
+      removeForm.hidden = false;
+      row.querySelector('[data-action="remove"]').setAttribute('aria-expanded', 'true');
+      removeForm.elements.namedItem('password').focus();
+    };
+    const closeRemove = ({ focus = true } = {}) => {
+      if (!removing || (removeHandle.busy && focus)) return;
+      const { passkey, row } = removing;
+      removing = null;
+      removeForm.hidden = true;
+      removeForm.reset(); // the password goes back to hidden with it
+      removeHandle.clearErrors();
+      card.append(removeForm);
+      row.querySelector('[data-action="remove"]').setAttribute('aria-expanded', 'false');
+      if (focus) focusRow(passkey.id, 'remove');
+    };
+    removeForm.querySelector('[data-action="cancel"]').addEventListener('click', () => closeRemove());
+
+    const removeHandle = passwordCheckForm(removeForm, app, {
+      required: { password: 'Enter your password to confirm.' },
+      passwordField: 'password',
+      wrongPassword: 'This is not your password.',
+      send: async ({ password }) => {
+        const { passkey } = removing;
+        try {
+          await api.removePasskey(passkey.id, password);
+        } catch (error) {
+          if (error instanceof ApiError && error.status === 404) return { passkey, already: true };
+          throw error;
+        }
+        return { passkey, already: false };
+      },
+      done: async (values, { passkey, already }) => {
+        closeRemove({ focus: false });
+        if (already) {
+          await gone(passkey);
+          return;
+        }
+        await load();
+        status.textContent = `Removed “${passkey.name}”. It no longer signs you in; you can also delete `
+          + 'it from your device or password manager.';
+        heading.focus();
+        announceChange(card);
+      },
+    });
+
+    card.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || event.isComposing) return;
+      // One form is open at a time; Escape closes it, focus back on its button.
+      const open = [[addForm, closeAdd], [renameForm, closeRename], [removeForm, closeRemove]]
+        .find(([form]) => !form.hidden);
+      if (!open) return;
+      event.preventDefault();
+      open[1]();
+    });
+
+    load();
     return card;
   },
 };

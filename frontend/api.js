@@ -89,8 +89,15 @@ export const api = {
   /** 200: the User (logged in); 202: a SecondFactorChallenge (the password was right, a code is next). */
   login: (username, password, remember) =>
     request('POST', '/api/login', { username, password, remember }),
-  /** The login's second step: `{ code }` or `{ recovery_code }`. */
+  /** The login's second step: `{ code }`, `{ recovery_code }` or `{ passkey: { ceremony, credential } }`. */
   loginSecondFactor: (proof) => request('POST', '/api/login/second-factor', proof),
+  /** The login's second step with a passkey: `{ ceremony, publicKey }` for navigator.credentials.get(). */
+  startSecondFactorPasskey: () => request('POST', '/api/login/second-factor/passkey'),
+  /** A sign-in with a passkey alone: `{ ceremony, publicKey, mediation }`. */
+  startPasskeyLogin: () => request('POST', '/api/login/passkey/start'),
+  /** 200: the User, logged in (a complete login, two-step verification or not). */
+  finishPasskeyLogin: (ceremony, credential, remember) =>
+    request('POST', '/api/login/passkey/finish', { ceremony, credential, remember }),
   logout: () => request('POST', '/api/logout'),
   changePassword: (currentPassword, newPassword) => request('PUT', '/api/me/password', {
     current_password: currentPassword,
@@ -106,6 +113,15 @@ export const api = {
   confirmTotp: (code) => request('POST', '/api/me/totp/confirm', { code }),
   disableTotp: (password) => request('DELETE', '/api/me/totp', { password }),
   regenerateRecoveryCodes: (password) => request('POST', '/api/me/recovery-codes', { password }),
+  passkeys: () => request('GET', '/api/me/passkeys'),
+  /** `{ ceremony, publicKey }` for navigator.credentials.create(). */
+  startPasskeyRegistration: (password) => request('POST', '/api/me/passkeys/register/start', { password }),
+  /** 201: the Passkey. `name` is optional (the server names it when absent). */
+  finishPasskeyRegistration: (ceremony, credential, name) => request('POST',
+    '/api/me/passkeys/register/finish', { ceremony, credential, ...(name ? { name } : {}) }),
+  renamePasskey: (id, name) => request('PATCH', `/api/me/passkeys/${encodeURIComponent(id)}`, { name }),
+  removePasskey: (id, password) =>
+    request('DELETE', `/api/me/passkeys/${encodeURIComponent(id)}`, { password }),
 };
 
 function duration(seconds) {
@@ -129,6 +145,8 @@ export function errorMessage(error) {
       : 'Too many attempts from this device.';
     return `${what} Please try again ${when}.`;
   }
+  // Not a fault of the service: its configuration rules passkeys out, and the detail says why.
+  if (error.code === PROBLEM.passkeysUnavailable && error.detail) return error.detail;
   if (error.status >= 500) {
     return `The service is having a problem right now (error ${error.status}). Please try again ${when}.`;
   }

@@ -21,6 +21,14 @@ export const PROBLEM = Object.freeze({
   noEnrolment: 'no_enrolment',
   secondFactorEnabled: 'second_factor_enabled',
   secondFactorNotEnabled: 'second_factor_not_enabled',
+  /** Passkeys cannot work with the server's configuration (its detail says why and what to open). */
+  passkeysUnavailable: 'passkeys_unavailable',
+  /** A passkey sign-in: the passkey is not registered here, or its answer did not verify. */
+  invalidPasskey: 'invalid_passkey',
+  /** A passkey ceremony was used, is over five minutes old, or unknown: start again. */
+  ceremonyExpired: 'ceremony_expired',
+  /** The login's second step: the account has no passkey (any more). */
+  noPasskeys: 'no_passkeys',
   /** Not from the API: api.js's code for a 2xx answer that is not JSON. */
   unexpectedResponse: 'unexpected_response',
 });
@@ -45,6 +53,11 @@ export const EVENT = Object.freeze({
   recoveryCodesRegenerated: 'recovery_codes_regenerated',
   recoveryCodeUsed: 'recovery_code_used',
   secondFactorFailed: 'second_factor_failed',
+  passkeyAdded: 'passkey_added',
+  passkeyRemoved: 'passkey_removed',
+  passkeyRenamed: 'passkey_renamed',
+  passkeyUsed: 'passkey_used',
+  passkeyCounterRegressed: 'passkey_counter_regressed',
 });
 
 /** How the recent-activity list words each event kind: one entry per kind, no more. */
@@ -62,15 +75,24 @@ export const EVENT_WORDS = Object.freeze({
   [EVENT.recoveryCodesRegenerated]: 'New recovery codes created',
   [EVENT.recoveryCodeUsed]: 'Recovery code used to sign in',
   [EVENT.secondFactorFailed]: 'Failed two-step verification code',
+  [EVENT.passkeyAdded]: 'Passkey added',
+  [EVENT.passkeyRemoved]: 'Passkey removed',
+  [EVENT.passkeyRenamed]: 'Passkey renamed',
+  [EVENT.passkeyUsed]: 'Passkey used to sign in',
+  [EVENT.passkeyCounterRegressed]: 'Passkey refused: it may have been copied',
 });
 
-/** Event kinds the activity list marks as warnings (someone may be trying to get in). */
-export const WARNING_EVENTS = Object.freeze([EVENT.loginFailed, EVENT.secondFactorFailed]);
+/** Event kinds the activity list marks as warnings (someone may be trying to get in, or a
+ * passkey may have been copied). */
+export const WARNING_EVENTS = Object.freeze([
+  EVENT.loginFailed, EVENT.secondFactorFailed, EVENT.passkeyCounterRegressed,
+]);
 
 /** What the login's second step accepts (SecondFactorChallenge.methods). */
 export const SECOND_FACTOR_METHOD = Object.freeze({
   totp: 'totp',
   recoveryCode: 'recovery_code',
+  passkey: 'passkey',
 });
 
 /** The login screen's notices: history.state.notice, set by the screen that sends the user there. */

@@ -2,7 +2,8 @@
 //
 // Each section is a module exporting { id, render(ctx) } that returns an element (cloneTemplate()
 // with a <template> in index.html, and Form from forms.js for its forms), listed in SECTIONS
-// below; the account-management ones live in account.js, two-step verification in two-step.js.
+// below; the account-management ones (passkeys included) live in account.js, two-step
+// verification in two-step.js.
 // ctx is { user, app }: app.sessionExpired() when a call says 401, app.navigate(path, options) to
 // leave the dashboard.
 
@@ -11,13 +12,16 @@ import { setButtonBusy } from './forms.js';
 import { slot } from './dom.js';
 import { NOTICE } from './codes.js';
 import { accountDetailsSection } from './account-details.js';
-import { sessionsSection, passwordSection, activitySection, deleteSection } from './account.js';
+import {
+  sessionsSection, passwordSection, passkeysSection, activitySection, deleteSection,
+} from './account.js';
 import { twoStepSection } from './two-step.js';
 
 const SECTIONS = [
   accountDetailsSection,
   passwordSection,
   twoStepSection,
+  passkeysSection,
   sessionsSection,
   activitySection,
   deleteSection,

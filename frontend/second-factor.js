@@ -9,11 +9,16 @@
 // password-only login), or with null when the user is back at the password: the "Back" button,
 // or the pending login expired (then the password card says so). A reload shows the password
 // step: the pending login is in an HttpOnly cookie this page cannot see.
+//
+// When the account has a passkey (the 202 lists "passkey") and passkeys can work on this page,
+// "Use a passkey" is offered too: POST /api/login/second-factor/passkey for the options, the
+// browser's passkey dialog, then the same POST /api/login/second-factor with the answer.
 
-import { api, ApiError } from './api.js';
-import { Form } from './forms.js';
+import { api, ApiError, errorMessage } from './api.js';
+import { Form, setButtonBusy } from './forms.js';
 import { cloneTemplate, slot } from './dom.js';
 import { PROBLEM, SECOND_FACTOR_METHOD } from './codes.js';
+import { getPasskey, isCancelled, passkeySupport } from './passkeys.js';
 
 const FIELDS = {
   [SECOND_FACTOR_METHOD.totp]: {
@@ -32,6 +37,7 @@ const FIELDS = {
 };
 
 const EXPIRED = 'The time to enter a code ran out. Enter your password again.';
+const PASSKEY_REFUSED = 'This passkey was not accepted. Use a code instead.';
 
 /**
  * Shows the second step in place of `passwordCard` (the login screen's root) and resolves with
@@ -50,6 +56,8 @@ export function secondStep(passwordCard, challenge) {
     let method = methods[0] || SECOND_FACTOR_METHOD.totp;
     const switcher = card.querySelector('[data-action="switch"]');
     const previousTitle = document.title;
+    /** A passkey is being asked for (see below): the code waits. */
+    let passkeyBusy = false;
 
     const fieldOf = (which) => card.querySelector(`[data-method="${which}"]`);
     const show = (which) => {
@@ -63,6 +71,7 @@ export function secondStep(passwordCard, challenge) {
     };
 
     const form = new Form(card.querySelector('form'), async (values, handle) => {
+      if (passkeyBusy) return;
       const field = FIELDS[method];
       const value = String(values[field.name] ?? '').trim();
       const digits = value.replace(/\s+/g, '');
@@ -116,7 +125,55 @@ export function secondStep(passwordCard, challenge) {
       form.input(FIELDS[method].name).focus();
     });
     card.querySelector('[data-action="back"]').addEventListener('click', () => {
-      if (!form.busy) back(null);
+      if (!form.busy && !passkeyBusy) back(null);
+    });
+
+    // ---- A passkey instead of a code ----
+
+    const passkeyChoice = slot(card, 'passkey');
+    const passkeyButton = card.querySelector('[data-action="passkey"]');
+    passkeyChoice.hidden = !offered.includes(SECOND_FACTOR_METHOD.passkey) || !passkeySupport().usable;
+    /** The passkey cannot be used after all (none left, or the server rules passkeys out). */
+    const withdraw = (message) => {
+      passkeyChoice.hidden = true;
+      form.setAlert(message);
+      form.input(FIELDS[method].name).focus();
+    };
+    passkeyButton.addEventListener('click', async () => {
+      if (passkeyBusy || form.busy) return;
+      passkeyBusy = true;
+      form.clearErrors();
+      setButtonBusy(passkeyButton, true);
+      let user = null;
+      try {
+        const start = await api.startSecondFactorPasskey();
+        const credential = await getPasskey(start.publicKey);
+        user = await api.loginSecondFactor({ passkey: { ceremony: start.ceremony, credential } });
+      } catch (error) {
+        const code = error instanceof ApiError ? error.code : null;
+        if (isCancelled(error)) {
+          // Closed the browser's dialog: nothing to say, the codes are still there.
+        } else if (code === PROBLEM.pendingLoginExpired) {
+          back(EXPIRED);
+        } else if (code === PROBLEM.noPasskeys || code === PROBLEM.passkeysUnavailable) {
+          withdraw(errorMessage(error));
+        } else if (code === PROBLEM.invalidSecondFactor) {
+          form.setAlert(PASSKEY_REFUSED);
+          form.alert.focus();
+        } else if (code === PROBLEM.ceremonyExpired) {
+          form.setAlert('The passkey took too long to answer. Please try again.');
+          form.alert.focus();
+        } else if (error instanceof DOMException) {
+          form.setAlert(`The passkey could not be used here (${error.name}). Use a code instead.`);
+          form.alert.focus();
+        } else {
+          form.showError(error); // 429 with its wait, 5xx, a network failure
+        }
+      } finally {
+        passkeyBusy = false;
+        setButtonBusy(passkeyButton, false);
+      }
+      if (user) resolve(user);
     });
 
     show(method);

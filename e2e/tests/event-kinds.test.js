@@ -93,9 +93,10 @@ describe('event kinds: the SPA and openapi.yaml agree', () => {
     }
   });
 
-  it('marks known kinds as warnings: the failed password and the failed second-step code', () => {
+  it('marks known kinds as warnings: failed logins and second steps, a copied passkey', () => {
     for (const kind of WARNING_EVENTS) assert.ok(kind in EVENT_WORDS, `${kind} is a known kind`);
-    assert.deepEqual([...WARNING_EVENTS].sort(), ['login_failed', 'second_factor_failed']);
+    assert.deepEqual([...WARNING_EVENTS].sort(),
+      ['login_failed', 'passkey_counter_regressed', 'second_factor_failed']);
   });
 
   it('words the two-step verification kinds, and no two kinds alike', () => {

@@ -2,7 +2,8 @@
 // sideways (at 320 px either), and each screen is photographed; the dashboard's account
 // sections (two sessions, the activity, the delete confirmation open) as a full-page picture;
 // two-step verification (the set-up with its QR code, the recovery codes, the login's second
-// step). With E2E_SCREENSHOTS=1 the pictures replace docs/screenshots/*.png; otherwise they go
+// step); passkeys (the login screen's passkey button, the dashboard's Passkeys section, at
+// http://localhost:PORT with a virtual authenticator). With E2E_SCREENSHOTS=1 the pictures replace docs/screenshots/*.png; otherwise they go
 // to e2e/test-results/screenshots/ (not committed). Each width gets its own fresh server so the
 // pictures show the same user, "alice".
 
@@ -17,6 +18,7 @@ import {
 } from '../helpers/browser.js';
 import { DASHBOARD_HEADING, login, registerAndLogin } from '../helpers/flows.js';
 import { totp } from '../helpers/totp.js';
+import { addAuthenticator, atLocalhost, withoutAutofill } from '../helpers/webauthn.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = process.env.E2E_SCREENSHOTS === '1'
@@ -25,6 +27,7 @@ const outDir = process.env.E2E_SCREENSHOTS === '1'
 
 const USERNAME = 'alice';
 const TWO_STEP = '[aria-labelledby="section-two-step-title"]';
+const PASSKEYS = 'article[aria-labelledby="section-passkeys-title"]';
 const PASSWORD = 'correct horse battery staple';
 
 const viewportHeight = (page) => page.viewportSize().height;
@@ -98,10 +101,52 @@ async function twoStepScreens(browser, viewport, suffix, colorScheme = 'light', 
   }
 }
 
-/** Register → login notice → dashboard, photographed at one size and colour scheme. */
+/**
+ * Passkeys: the login screen with "Sign in with a passkey", and the dashboard's section with a
+ * passkey that signed in. At http://localhost:PORT (WebAuthn refuses IP addresses), with a
+ * virtual authenticator and no autofill (which would sign in as soon as the login screen shows).
+ */
+async function passkeyScreens(browser, viewport, suffix, colorScheme = 'light', save = true) {
+  const server = await startServer();
+  const tab = await openPage(browser, atLocalhost(server), { viewport, colorScheme });
+  const { page } = tab;
+  try {
+    await withoutAutofill(tab.context);
+    await addAuthenticator(page);
+    await registerAndLogin(page, USERNAME, PASSWORD);
+    const section = page.locator(PASSKEYS);
+    await section.getByRole('button', { name: 'Add a passkey…' }).click();
+    await page.locator('#passkeys-add-password').fill(PASSWORD);
+    await page.getByLabel('Name (optional)').fill('Laptop');
+    await section.getByRole('button', { name: 'Add passkey', exact: true }).click();
+    await waitForText(section.getByRole('status'), 'added');
+
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await waitForText(page.getByRole('status'), 'You have been logged out');
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).waitFor();
+    await page.locator('h1').focus(); // no focus ring in the picture
+    await shoot(page, `login-passkey-${suffix}`, save);
+
+    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await waitForHeading(page, DASHBOARD_HEADING(USERNAME));
+    await waitForText(section.locator('.item-meta'), 'Last used');
+    await shootSection(page, `passkeys-${suffix}`, section, save);
+    tab.assertClean();
+  } finally {
+    await tab.close();
+    await server.stop();
+  }
+}
+
+/**
+ * Register → login notice → dashboard, photographed at one size and colour scheme. At
+ * http://localhost:PORT, as users open it at a name: at an IP address the login screen would say
+ * that passkeys cannot work there (and show the port, which changes every run).
+ */
 async function screens(browser, viewport, suffix, colorScheme = 'light', only = null) {
   const server = await startServer();
-  const tab = await openPage(browser, server, { viewport, colorScheme });
+  const site = atLocalhost(server);
+  const tab = await openPage(browser, site, { viewport, colorScheme });
   const { page } = tab;
   const want = (name) => !only || only.includes(name);
   try {
@@ -138,7 +183,7 @@ async function screens(browser, viewport, suffix, colorScheme = 'light', only = 
 
     // The account sections in full: a second device signed in, the activity so far (created,
     // the failed attempt above, two sign-ins) and the delete confirmation open.
-    const other = await openPage(browser, server, { userAgent: FIREFOX_WINDOWS });
+    const other = await openPage(browser, site, { userAgent: FIREFOX_WINDOWS });
     try {
       await other.page.goto('/login');
       await login(other.page, USERNAME, PASSWORD);
@@ -189,6 +234,12 @@ describe('screenshots and layout', () => {
     await twoStepScreens(browser, DESKTOP, 'desktop');
     await twoStepScreens(browser, PHONE, 'phone', 'light', false);
     await twoStepScreens(browser, { width: 320, height: 640 }, 'narrow', 'dark', false);
+  });
+
+  it('renders passkeys: the login screen\'s passkey button, the dashboard\'s Passkeys section', async () => {
+    await passkeyScreens(browser, DESKTOP, 'desktop');
+    await passkeyScreens(browser, PHONE, 'phone', 'light', false);
+    await passkeyScreens(browser, { width: 320, height: 640 }, 'narrow', 'dark', false);
   });
 
   it('renders in the dark colour scheme', async () => {

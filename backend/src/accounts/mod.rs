@@ -319,6 +319,20 @@ impl Accounts {
     fn count_login(&self, outcome: LoginMetric) {
         self.metrics.login(outcome);
     }
+
+    /// The audit line and metric of a second step or passkey sign-in that the account throttle
+    /// refused (`action`: what was attempted).
+    fn record_throttled(&self, action: &str, user_id: Option<i32>, retry_after: u64) {
+        crate::audit!(
+            warn,
+            event = "login_throttled",
+            action,
+            user_id,
+            retry_after,
+            "attempt refused: too many failed attempts for this account"
+        );
+        self.count_login(LoginMetric::Throttled);
+    }
 }
 
 impl From<&Credentials> for User {

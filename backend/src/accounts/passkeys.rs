@@ -415,15 +415,7 @@ impl Accounts {
                 self.count_login(LoginMetric::Failure);
             }
             PasskeyLoginOutcome::Throttled { retry_after } => {
-                crate::audit!(
-                    warn,
-                    event = "login_throttled",
-                    action = "passkey",
-                    user_id,
-                    retry_after,
-                    "attempt refused: too many failed attempts for this account"
-                );
-                self.count_login(LoginMetric::Throttled);
+                self.record_throttled("passkey", user_id, *retry_after);
             }
             PasskeyLoginOutcome::Expired => {}
         }

@@ -473,15 +473,7 @@ impl Accounts {
                 self.count_login(LoginMetric::SecondFactorFailure);
             }
             SecondStepOutcome::Throttled { retry_after } => {
-                crate::audit!(
-                    warn,
-                    event = "login_throttled",
-                    action = "second_factor",
-                    user_id,
-                    retry_after,
-                    "attempt refused: too many failed attempts for this account"
-                );
-                self.count_login(LoginMetric::Throttled);
+                self.record_throttled("second_factor", user_id, *retry_after);
             }
             SecondStepOutcome::Expired | SecondStepOutcome::CeremonyExpired => {}
         }

@@ -114,9 +114,8 @@ pub async fn login(
     };
     match state.accounts.login(attempt, state.origin(&req)).await? {
         LoginOutcome::LoggedIn(started) => {
-            let user = User::from(&started.state.user);
-            session::begin(&req, started, state.accounts.clock().now())?;
-            Ok(HttpResponse::Ok().json(user))
+            let (mut res, user) = super::logged_in(&req, &state, started)?;
+            Ok(res.json(user))
         }
         LoginOutcome::InvalidCredentials => Err(ApiError::InvalidCredentials),
         LoginOutcome::Throttled { retry_after } => Err(ApiError::TooManyAttempts { retry_after }),

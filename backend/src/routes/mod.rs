@@ -96,6 +96,19 @@ impl From<&crate::domain::User> for User {
     }
 }
 
+/// Any completed login (password, second step, passkey): the session goes to
+/// actix-session/identity under its new key; the answer is `200` with the user (the caller may
+/// add cookies before the body).
+fn logged_in(
+    req: &HttpRequest,
+    state: &crate::state::AppState,
+    started: crate::domain::StartedSession,
+) -> Result<(actix_web::HttpResponseBuilder, User), ApiError> {
+    let user = User::from(&started.state.user);
+    crate::http::session::begin(req, started, state.accounts.clock().now())?;
+    Ok((HttpResponse::Ok(), user))
+}
+
 /// The methods each routed path accepts, for `405` answers with `Allow`: read off the OpenAPI
 /// document, which is built from [`api`]. `HEAD` goes wherever `GET` does (RFC 9110 §9.3.2;
 /// `http::middleware::head_as_get` serves it).

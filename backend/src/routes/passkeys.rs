@@ -380,9 +380,8 @@ pub async fn finish_login(
         .await?;
     match outcome {
         PasskeyLoginOutcome::LoggedIn(started) => {
-            let user = User::from(&started.state.user);
-            session::begin(&req, started, state.accounts.clock().now())?;
-            Ok(HttpResponse::Ok().json(user))
+            let (mut res, user) = super::logged_in(&req, &state, started)?;
+            Ok(res.json(user))
         }
         PasskeyLoginOutcome::Expired => Err(ApiError::CeremonyExpired),
         PasskeyLoginOutcome::Invalid => Err(ApiError::InvalidPasskey),

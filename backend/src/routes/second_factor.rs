@@ -229,9 +229,8 @@ pub async fn login_second_factor(
         SecondStepOutcome::LoggedIn {
             session: started, ..
         } => {
-            let user = User::from(&started.state.user);
-            session::begin(&req, started, state.accounts.clock().now())?;
-            Ok(HttpResponse::Ok()
+            let (mut res, user) = super::logged_in(&req, &state, started)?;
+            Ok(res
                 .cookie(session::pending_login_cookie(&state.settings, None, 0))
                 .json(user))
         }

@@ -69,7 +69,9 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_HASH_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024), global = true)]
     pub hash_threads: Option<u16>,
 
-    /// The externally visible base URL (own origin for CSRF checks, Secure cookies, HSTS).
+    /// The externally visible base URL (own origin for CSRF checks, Secure cookies, HSTS, and
+    /// the origin passkeys are bound to; unset, passkeys use http://localhost:PORT on a loopback
+    /// address and are off elsewhere).
     #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_parser = parse_public_url, global = true)]
     pub public_url: Option<PublicUrl>,
 
@@ -156,8 +158,8 @@ pub struct Settings {
     #[arg(long, env = "LATCHKEY_EVENTS_PER_USER", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
     pub events_per_user: u32,
 
-    /// The issuer authenticator apps show beside the username for Latchkey's codes (1–64
-    /// characters, no `:`).
+    /// The issuer authenticator apps show beside the username for Latchkey's codes, and the
+    /// name passkey prompts show (1–64 characters, no `:`).
     #[arg(long, env = "LATCHKEY_TOTP_ISSUER", default_value = "Latchkey", value_parser = parse_totp_issuer, global = true)]
     pub totp_issuer: String,
 

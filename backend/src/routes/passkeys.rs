@@ -100,8 +100,9 @@ pub struct PasskeyRegistrationRequest {
     /// (base64url).
     #[schema(required = true, value_type = Object)]
     pub credential: Option<Value>,
-    /// 1–64 characters; default "Passkey N".
-    #[schema(value_type = String, min_length = 1, max_length = 64, example = "Laptop")]
+    /// 1–64 characters, trimmed, without control or text-direction characters; default
+    /// "Passkey N".
+    #[schema(required = false, value_type = String, min_length = 1, max_length = 64, example = "Laptop")]
     pub name: Option<String>,
 }
 
@@ -143,7 +144,7 @@ impl PasskeyAnswer {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenamePasskeyRequest {
-    /// 1–64 characters (trimmed).
+    /// 1–64 characters, trimmed, without control or text-direction characters.
     #[schema(required = true, value_type = String, min_length = 1, max_length = 64, example = "Work laptop")]
     pub name: Option<String>,
 }

@@ -47,7 +47,7 @@ pub struct SecondStepRequest {
     #[schema(required = false, value_type = String, min_length = 1, example = "7k2m-9qwe-a1b2-c3d4-e5f6-g7h8")]
     pub recovery_code: Option<SecretString>,
     /// A passkey's answer to the ceremony `POST /api/login/second-factor/passkey` started.
-    #[schema(required = false)]
+    #[schema(required = false, nullable = false)]
     pub passkey: Option<PasskeyAnswer>,
 }
 

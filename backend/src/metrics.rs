@@ -1,17 +1,19 @@
 //! Prometheus metrics: one recorder per application (never the process-global one, so that two
 //! servers in one process, as in the tests, count apart and tests can assert exact numbers), and
 //! the counters the use cases bump. The request middleware that feeds the HTTP series is
-//! `http::middleware::track_requests`. The names and labels are part of the
+//! `http::middleware::observe`. The names and labels are part of the
 //! contract (README, "Operations").
 //!
 //! Labels are bounded on purpose: the route is the route template (never the raw path), unknown
 //! methods are `other`.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use metrics::{Counter, Gauge, Key, Label, Level, Metadata, Recorder as _, Unit};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder as _, Unit};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -102,6 +104,20 @@ struct Inner {
     /// Requests being served now, and requests finished since start (for the shutdown log).
     in_flight: AtomicU64,
     finished: AtomicU64,
+    /// The HTTP series' handles by method and status, then route, registered on first use:
+    /// registering builds a `Key`, which allocates its labels, so a request only looks its series
+    /// up here (no allocation once the series exists). Bounded like the labels.
+    http_series: RwLock<HttpSeriesByLabels>,
+}
+
+/// Method and status, then route.
+type HttpSeriesByLabels = HashMap<(&'static str, u16), HashMap<Box<str>, HttpSeries>>;
+
+/// A request counter and the duration histogram of its route.
+#[derive(Clone)]
+struct HttpSeries {
+    requests: Counter,
+    duration: Histogram,
 }
 
 /// A request being served: counted in flight until dropped (finished, failed or abandoned when
@@ -166,6 +182,7 @@ impl Metrics {
                 open_connections,
                 in_flight: AtomicU64::new(0),
                 finished: AtomicU64::new(0),
+                http_series: RwLock::default(),
             }),
         }
     }
@@ -207,27 +224,50 @@ impl Metrics {
 
     /// Counts and times one HTTP request.
     pub fn request(&self, method: &'static str, route: &str, status: u16, took: Duration) {
+        let seconds = took.as_secs_f64();
+        {
+            let known = self
+                .inner
+                .http_series
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(series) = known.get(&(method, status)).and_then(|r| r.get(route)) {
+                series.requests.increment(1);
+                series.duration.record(seconds);
+                return;
+            }
+        }
+        let series = self.register_http(method, route, status);
+        series.requests.increment(1);
+        series.duration.record(seconds);
+        self.inner
+            .http_series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((method, status))
+            .or_default()
+            .insert(route.into(), series);
+    }
+
+    fn register_http(&self, method: &'static str, route: &str, status: u16) -> HttpSeries {
         let recorder = &self.inner.recorder;
         let route = Label::new("route", route.to_owned());
-        recorder
-            .register_histogram(
-                &Key::from_parts(HTTP_DURATION, vec![route.clone()]),
-                &METADATA,
-            )
-            .record(took.as_secs_f64());
-        recorder
-            .register_counter(
-                &Key::from_parts(
-                    HTTP_REQUESTS,
-                    vec![
-                        Label::new("method", method),
-                        route,
-                        Label::new("status", status.to_string()),
-                    ],
-                ),
-                &METADATA,
-            )
-            .increment(1);
+        let duration = recorder.register_histogram(
+            &Key::from_parts(HTTP_DURATION, vec![route.clone()]),
+            &METADATA,
+        );
+        let requests = recorder.register_counter(
+            &Key::from_parts(
+                HTTP_REQUESTS,
+                vec![
+                    Label::new("method", method),
+                    route,
+                    Label::new("status", status.to_string()),
+                ],
+            ),
+            &METADATA,
+        );
+        HttpSeries { requests, duration }
     }
 
     /// The text exposition, with the gauges measured now.
@@ -316,11 +356,11 @@ pub fn method_label(method: &str) -> &'static str {
 /// The route label, in metrics and in the request log line alike: the matched route template,
 /// `static` for the SPA's files that the default service served, and `unmatched` for everything
 /// else that matched no route.
-pub fn route_label(pattern: Option<String>, status: u16) -> String {
+pub fn route_label(pattern: Option<String>, status: u16) -> Cow<'static, str> {
     match pattern {
-        Some(pattern) => pattern,
-        None if status < 400 => STATIC.to_owned(),
-        None => UNMATCHED.to_owned(),
+        Some(pattern) => Cow::Owned(pattern),
+        None if status < 400 => Cow::Borrowed(STATIC),
+        None => Cow::Borrowed(UNMATCHED),
     }
 }
 

@@ -25,7 +25,7 @@ use crate::config::{DatabaseUrl, RECOMMENDED_MIN_ITERATIONS, Settings};
 use crate::db::{self, Db, DbPool};
 use crate::http::csrf::cross_origin_guard;
 use crate::http::limits::{ConnectionCounter, RequestLimits, on_connect, request_limits};
-use crate::http::middleware::{head_as_get, problem_fallback, request_context, track_requests};
+use crate::http::middleware::{observe, problem_fallback};
 use crate::http::rate_limit::ClientRateLimiter;
 use crate::http::session::{DbSessionStore, remember_cookie};
 use crate::metrics::{Metrics, UPKEEP_EVERY};
@@ -169,10 +169,8 @@ impl Application {
                 }))
                 .wrap(from_fn(move |req, next| request_limits(limits, req, next)))
                 .wrap(from_fn(problem_fallback))
-                .wrap(from_fn(move |req, next| request_context(hsts, req, next)))
-                .wrap(from_fn(head_as_get))
                 .wrap(from_fn(move |req, next| {
-                    track_requests(metrics.clone(), req, next)
+                    observe(metrics.clone(), hsts, req, next)
                 }))
         })
         .workers(workers)

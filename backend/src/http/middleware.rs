@@ -1,11 +1,10 @@
 //! Cross-cutting HTTP behaviour, outermost first:
-//! - `track_requests`: counts and times every request for `/metrics`;
-//! - `head_as_get`: `HEAD` is a `GET` without a body, wherever `GET` is served;
-//! - `request_context`: request id (propagated when sane, else generated), a tracing span per
-//!   request with its completion log line (naming the same route label as the metrics), and the
-//!   security and caching headers;
+//! - `observe`: counts and times every request for `/metrics`; the request id (propagated when
+//!   sane, else generated), a tracing span per request with its completion log line (naming the
+//!   same route label as the metrics); the security and caching headers; and `HEAD` served as a
+//!   `GET` without a body, wherever `GET` is served;
 //! - `problem_fallback`: any error response not already a problem (routing, body limits)
-//!   becomes `application/problem+json`; `request_context` does the same for errors raised by
+//!   becomes `application/problem+json`; `observe` does the same for errors raised by
 //!   middleware (a failing session store).
 
 use std::time::Instant;
@@ -15,25 +14,30 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage as _, ResponseError as _};
+use actix_web::{Error, ResponseError as _};
 use tracing::Instrument as _;
 
 use crate::error::{ApiError, PROBLEM_JSON, status_problem};
 use crate::metrics::{Metrics, method_label, route_label};
 
-/// The id of the current request, for handlers and logs.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-fn sane_request_id(value: Option<&HeaderValue>) -> Option<String> {
-    let value = value?.to_str().ok()?;
-    let ok = (1..=128).contains(&value.len())
-        && value
-            .bytes()
+/// The client's `X-Request-Id` when it is sane (1 to 128 characters of `[A-Za-z0-9._:-]`).
+fn sane_request_id(value: Option<&HeaderValue>) -> Option<&HeaderValue> {
+    let value = value?;
+    let bytes = value.as_bytes();
+    let ok = (1..=128).contains(&bytes.len())
+        && bytes
+            .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    ok.then(|| value.to_owned())
+    ok.then_some(value)
+}
+
+/// A new request id: a random UUID, formatted on the stack.
+fn new_request_id() -> HeaderValue {
+    let mut buf = [0; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(id).expect("a UUID is a valid header value")
 }
 
 /// The Content-Security-Policy of API responses (JSON: nothing may load) and of the SPA.
@@ -41,44 +45,62 @@ pub const API_CSP: &str = "default-src 'none'; base-uri 'none'; frame-ancestors 
 pub const SPA_CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
                            form-action 'self'; object-src 'none'";
 
-/// Middleware: see the module documentation. `hsts`: whether responses carry
+/// Middleware, outermost: see the module documentation. `hsts`: whether responses carry
 /// `Strict-Transport-Security` (the server is reached over https).
-pub async fn request_context(
+///
+/// One middleware rather than three, so that the per-request work is done once: the route
+/// template is looked up once (the resource map's walk allocates for every template with a
+/// parameter), and the request id is made once and never copied into the request's extensions
+/// (nothing reads it there: handlers log inside the span, which carries it).
+pub async fn observe(
+    metrics: Metrics,
     hsts: bool,
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
+    let _in_flight = metrics.start_request();
+    let method = method_label(req.method().as_str());
+    // The template comes from the resource map, not from routing: it is known before the call,
+    // and stays known when an inner middleware fails and the request is gone.
+    let pattern = req.match_pattern();
     let id = sane_request_id(req.headers().get(X_REQUEST_ID))
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    req.extensions_mut().insert(RequestId(id.clone()));
+        .cloned()
+        .unwrap_or_else(new_request_id);
     let span = tracing::info_span!(
         "request",
-        request_id = %id,
-        method = %req.method(),
-        path = %req.path(),
+        request_id = id.to_str().unwrap_or_default(),
+        method,
+        path = req.path(),
     );
+    // `HEAD` is a `GET` without a body (RFC 9110 §9.3.2): the request goes on as a `GET`, and
+    // actix-http, which parsed it as a `HEAD`, sends the response's headers without the body.
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
     let context = HeaderContext { id: &id, hsts };
-    let pattern = req.match_pattern();
     let result = next.call(req).instrument(span.clone()).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let took = started.elapsed();
+    let latency_ms = took.as_secs_f64() * 1000.0;
     let mut res = match result {
         Ok(res) => res,
         Err(err) => {
             // An error raised by a middleware (e.g. the session store failing): the request is
             // gone, so the problem travels as the error's own response.
-            let status = err.as_response_error().status_code();
             let mut problem = match err.as_error::<ApiError>() {
                 Some(api) => api.error_response(),
                 // The session store could not reach the database.
                 None if is_session_store_error(&err) => {
                     ApiError::Unavailable(anyhow::anyhow!("session store: {err}")).error_response()
                 }
-                None => status_problem(status),
+                None => status_problem(err.as_response_error().status_code()),
             };
             context.apply(problem.headers_mut());
+            let status = problem.status().as_u16();
+            let route = route_label(pattern, status);
+            metrics.request(method, &route, status, took);
             span.in_scope(|| {
-                tracing::error!(status = status.as_u16(), latency_ms, error = ?err, "request failed in middleware");
+                tracing::error!(status, route = &*route, latency_ms, error = ?err, "request failed in middleware");
             });
             return Err(InternalError::from_response(err, problem).into());
         }
@@ -86,11 +108,12 @@ pub async fn request_context(
     context.apply(res.headers_mut());
     let status = res.status().as_u16();
     let route = route_label(pattern, status);
+    metrics.request(method, &route, status, took);
     span.in_scope(|| {
         if status >= 500 {
-            tracing::error!(status, route, latency_ms, "request failed");
+            tracing::error!(status, route = &*route, latency_ms, "request failed");
         } else {
-            tracing::info!(status, route, latency_ms, "request completed");
+            tracing::info!(status, route = &*route, latency_ms, "request completed");
         }
     });
     Ok(res)
@@ -108,15 +131,13 @@ fn is_session_store_error(err: &Error) -> bool {
 /// path can be spelt many ways); responses that may be cached say so themselves (the SPA's
 /// files, the API docs' files), everything else is `no-store`.
 struct HeaderContext<'a> {
-    id: &'a str,
+    id: &'a HeaderValue,
     hsts: bool,
 }
 
 impl HeaderContext<'_> {
     fn apply(&self, headers: &mut HeaderMap) {
-        if let Ok(v) = HeaderValue::from_str(self.id) {
-            headers.insert(X_REQUEST_ID, v);
-        }
+        headers.insert(X_REQUEST_ID, self.id.clone());
         headers.insert(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -142,18 +163,6 @@ impl HeaderContext<'_> {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
     }
-}
-
-/// Serves `HEAD` wherever `GET` is served (RFC 9110 §9.3.2): the request goes on as a `GET`,
-/// and actix-http, which parsed it as a `HEAD`, sends the response's headers without the body.
-pub async fn head_as_get(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    if req.method() == actix_web::http::Method::HEAD {
-        req.head_mut().method = actix_web::http::Method::GET;
-    }
-    next.call(req).await
 }
 
 /// Turns error responses that are not problems yet (routing, extractors, bare statuses) into
@@ -186,33 +195,6 @@ pub async fn problem_fallback(
     Ok(ServiceResponse::new(http_req, problem))
 }
 
-/// Middleware: counts every request and times it, outermost so that it sees the final status
-/// (after errors became problems) and the whole latency.
-pub async fn track_requests(
-    metrics: Metrics,
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let _in_flight = metrics.start_request();
-    let method = method_label(req.method().as_str());
-    // The template comes from the resource map, not from routing: it is known before the call,
-    // and stays known when an inner middleware fails and the request is gone.
-    let pattern = req.match_pattern();
-    let result = next.call(req).await;
-    let status = match &result {
-        Ok(res) => res.status().as_u16(),
-        Err(err) => err.as_response_error().status_code().as_u16(),
-    };
-    metrics.request(
-        method,
-        &route_label(pattern, status),
-        status,
-        started.elapsed(),
-    );
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,7 +202,7 @@ mod tests {
     #[test]
     fn request_ids_are_propagated_only_when_sane() {
         let ok = HeaderValue::from_static("abc-123_x.y:z");
-        assert_eq!(sane_request_id(Some(&ok)).as_deref(), Some("abc-123_x.y:z"));
+        assert_eq!(sane_request_id(Some(&ok)), Some(&ok));
         let spaces = HeaderValue::from_static("has space");
         assert_eq!(sane_request_id(Some(&spaces)), None);
         let long = HeaderValue::from_str(&"a".repeat(129)).expect("header");

@@ -111,7 +111,7 @@ fn logged_in(
 
 /// The methods each routed path accepts, for `405` answers with `Allow`: read off the OpenAPI
 /// document, which is built from [`api`]. `HEAD` goes wherever `GET` does (RFC 9110 §9.3.2;
-/// `http::middleware::head_as_get` serves it).
+/// `http::middleware::observe` serves it).
 #[derive(Debug, Clone, Default)]
 pub struct AllowedMethods(Vec<(ResourceDef, String)>);
 

@@ -6,8 +6,9 @@
 //!
 //! `cargo bench --bench allocations` prints one Markdown row per route: allocations and bytes
 //! per request, the fewest of three rounds (a background task of the server, like the metrics'
-//! upkeep, can allocate during a round; it cannot make a round smaller). `scripts/bench` runs it
-//! and records the rows. `ALLOC_REQUESTS` sets the requests per round (default 2,000).
+//! upkeep, can allocate during a round; it cannot make a round smaller). It is run by hand and its
+//! rows are copied into `docs/BENCHMARKS.md` ("Allocations per request"); CI only compiles it
+//! (`cargo clippy --all-targets`). `ALLOC_REQUESTS` sets the requests per round (default 2,000).
 
 // A counting allocator is an `unsafe impl GlobalAlloc`; this measuring program is the only place
 // in the workspace that needs `unsafe`, and it only forwards to the system allocator.

@@ -120,6 +120,13 @@ struct HttpSeries {
     duration: Histogram,
 }
 
+impl HttpSeries {
+    fn record(&self, seconds: f64) {
+        self.requests.increment(1);
+        self.duration.record(seconds);
+    }
+}
+
 /// A request being served: counted in flight until dropped (finished, failed or abandoned when
 /// its client went away).
 pub struct InFlight<'a>(&'a Metrics);
@@ -232,14 +239,12 @@ impl Metrics {
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
             if let Some(series) = known.get(&(method, status)).and_then(|r| r.get(route)) {
-                series.requests.increment(1);
-                series.duration.record(seconds);
+                series.record(seconds);
                 return;
             }
         }
         let series = self.register_http(method, route, status);
-        series.requests.increment(1);
-        series.duration.record(seconds);
+        series.record(seconds);
         self.inner
             .http_series
             .write()

@@ -450,6 +450,9 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(err: diesel::result::Error) -> Self {
+        if crate::db::is_connection_lost(&err) {
+            return Self::Unavailable(anyhow::Error::new(err).context("database connection"));
+        }
         Self::Internal(anyhow::Error::new(err).context("database query"))
     }
 }
@@ -458,6 +461,9 @@ impl From<crate::db::Error> for ApiError {
     fn from(err: crate::db::Error) -> Self {
         match err {
             crate::db::Error::Unavailable(_) => Self::Unavailable(err.into()),
+            crate::db::Error::Query(ref query) if crate::db::is_connection_lost(query) => {
+                Self::Unavailable(err.into())
+            }
             crate::db::Error::Query(_) | crate::db::Error::Task(_) => Self::Internal(err.into()),
         }
     }

@@ -25,7 +25,7 @@ impl Accounts {
             Some(read) => read?,
             None => {
                 self.db
-                    .run(move |c| Ok::<_, ApiError>(sessions::find_by_key_hash(c, &hash)?))
+                    .read(move |c| sessions::find_by_key_hash(c, &hash))
                     .await?
             }
         };

@@ -15,8 +15,10 @@ pub mod sessions;
 pub mod throttles;
 pub mod users;
 
+use std::time::{Duration, Instant};
+
 use anyhow::Context as _;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{SimpleConnection, TransactionManager as _};
 use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -128,9 +130,9 @@ pub fn build_pool(settings: &Settings) -> anyhow::Result<DbPool> {
         .min_idle(Some(1))
         .connection_timeout(settings.db_timeout)
         .connection_customizer(Box::new(SqlitePragmas))
-        // A checkout ping doubles the queries of every request; a SQLite file does not drop
-        // connections the way a server can, so only PostgreSQL pays for it.
-        .test_on_check_out(matches!(url, DatabaseUrl::Postgres(_)))
+        // r2d2's own checkout test would ping before every use, doubling the round trips of
+        // every PostgreSQL request; `Db::checkout` decides when a ping is needed instead.
+        .test_on_check_out(false)
         .build(manager)
         .with_context(|| format!("connecting to {}", url.redacted()))?;
     Ok(pool)
@@ -148,6 +150,16 @@ pub fn run_migrations(conn: &mut Conn) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// How long a PostgreSQL connection that just answered is trusted by [`Db::read`] without
+/// another ping. Under load every connection answers many times a second, so the session check
+/// makes one round trip instead of two; a connection lost within this window costs a retry of
+/// the read, never a failed request.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// When a pooled connection last answered, kept with it in the pool (r2d2's extensions).
+#[derive(Debug, Clone, Copy)]
+struct AnsweredAt(Instant);
 
 /// The database as the use cases see it: a pool, and the two ways to run work on it off the
 /// async workers.
@@ -169,7 +181,9 @@ impl Db {
         &self.pool
     }
 
-    /// Runs `work` on the blocking pool with a connection checked out there.
+    /// Runs `work` on the blocking pool with a connection checked out there. On PostgreSQL the
+    /// connection is pinged first (see [`Db::checkout`]): `work` may write, and a write is
+    /// never retried, so it must not start on a connection that the server has dropped.
     pub async fn run<T, E>(
         &self,
         work: impl FnOnce(&mut Conn) -> Result<T, E> + Send + 'static,
@@ -178,9 +192,9 @@ impl Db {
         T: Send + 'static,
         E: From<Error> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(Error::Unavailable)?;
+            let mut conn = db.checkout(Duration::ZERO)?;
             work(&mut conn)
         })
         .await
@@ -199,9 +213,44 @@ impl Db {
         self.run(move |conn| write_transaction(conn, work)).await
     }
 
+    /// Runs a read that may safely run twice on the blocking pool, on a connection trusted
+    /// without a ping if it answered within [`TRUSTED_FOR`]. If the connection turns out to be
+    /// lost (a PostgreSQL restart or fail-over, a killed backend), it is discarded and the read
+    /// runs once more on a connection that has just answered a ping.
+    pub async fn read<T>(
+        &self,
+        work: impl Fn(&mut Conn) -> QueryResult<T> + Send + 'static,
+    ) -> Result<T, Error>
+    where
+        T: Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.checkout(TRUSTED_FOR)?;
+            match work(&mut conn) {
+                Ok(value) => {
+                    answered(&mut conn);
+                    Ok(value)
+                }
+                Err(err) if is_connection_lost(&err) => {
+                    tracing::warn!(error = %err, "database connection lost; the read is retried");
+                    discard(&mut conn);
+                    drop(conn);
+                    let mut conn = db.checkout(Duration::ZERO)?;
+                    let value = work(&mut conn)?;
+                    answered(&mut conn);
+                    Ok(value)
+                }
+                Err(err) => Err(err.into()),
+            }
+        })
+        .await
+        .map_err(Error::Task)?
+    }
+
     /// Runs a read right here when that is cheaper than the hop to the blocking pool: on SQLite,
     /// whose reads in WAL mode never wait for a lock, when a pooled connection is free at once.
-    /// `None` means "use [`Db::run`]" (PostgreSQL's network round trip, or no free connection).
+    /// `None` means "use [`Db::read`]" (PostgreSQL's network round trip, or no free connection).
     pub fn read_inline<T>(
         &self,
         work: impl FnOnce(&mut Conn) -> QueryResult<T>,
@@ -212,6 +261,77 @@ impl Db {
         let mut conn = self.pool.try_get()?;
         Some(work(&mut conn))
     }
+
+    /// A pooled connection, for blocking code. On PostgreSQL a connection that has not answered
+    /// within `trust` is pinged first; one that does not answer is discarded and the next one
+    /// tried, so a restarted database server costs no failed request. A SQLite file does not
+    /// drop connections the way a server can, so its connections are never pinged.
+    fn checkout(&self, trust: Duration) -> Result<PooledConn, Error> {
+        // Every connection in the pool may be dead (a server restart): each is discarded in
+        // turn, and then the pool opens new ones.
+        let mut discarded = 0;
+        loop {
+            let mut conn = self.pool.get().map_err(Error::Unavailable)?;
+            if self.is_sqlite
+                || PooledConnection::extensions(&conn)
+                    .get::<AnsweredAt>()
+                    .is_some_and(|at| at.0.elapsed() < trust)
+            {
+                return Ok(conn);
+            }
+            match conn.ping() {
+                Ok(()) => {
+                    answered(&mut conn);
+                    return Ok(conn);
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "database connection lost; replacing it");
+                    discard(&mut conn);
+                    discarded += 1;
+                    if discarded > self.pool.max_size() {
+                        return Err(Error::Query(err));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Records that the connection has just answered.
+fn answered(conn: &mut PooledConn) {
+    PooledConnection::extensions_mut(conn).insert(AnsweredAt(Instant::now()));
+}
+
+/// Makes the pool drop the connection when it comes back instead of handing it out again: r2d2
+/// asks `has_broken`, which is Diesel's `is_broken`, which is true once the connection's
+/// transaction manager is in its error state.
+fn discard(conn: &mut PooledConn) {
+    match &mut **conn {
+        Conn::Postgres(pg) => {
+            <diesel::PgConnection as Connection>::TransactionManager::transaction_manager_status_mut(
+                pg,
+            )
+            .set_in_error();
+        }
+        Conn::Sqlite(sqlite) => {
+            <diesel::SqliteConnection as Connection>::TransactionManager::transaction_manager_status_mut(
+                sqlite,
+            )
+            .set_in_error();
+        }
+    }
+}
+
+/// Whether a query failed because the connection to the database server is gone, not because
+/// of the query: the request is then "database unavailable" (503), not a bug (500).
+pub fn is_connection_lost(err: &DieselError) -> bool {
+    matches!(
+        err,
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
 }
 
 /// Runs `work` in a transaction that holds the write lock from its first statement: on SQLite a

@@ -161,8 +161,9 @@ const TRUSTED_FOR: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Copy)]
 struct AnsweredAt(Instant);
 
-/// The database as the use cases see it: a pool, and the two ways to run work on it off the
-/// async workers.
+/// The database as the use cases see it: a pool, and the ways to run work on it: on the
+/// blocking pool ([`Db::run`], [`Db::write`], [`Db::read`]) or, for a SQLite read, right on the
+/// async worker ([`Db::read_inline`]).
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: DbPool,

@@ -461,10 +461,9 @@ impl From<crate::db::Error> for ApiError {
     fn from(err: crate::db::Error) -> Self {
         match err {
             crate::db::Error::Unavailable(_) => Self::Unavailable(err.into()),
-            crate::db::Error::Query(ref query) if crate::db::is_connection_lost(query) => {
-                Self::Unavailable(err.into())
-            }
-            crate::db::Error::Query(_) | crate::db::Error::Task(_) => Self::Internal(err.into()),
+            // A lost connection is 503 here too: one rule, in `From<diesel::result::Error>`.
+            crate::db::Error::Query(query) => query.into(),
+            crate::db::Error::Task(_) => Self::Internal(err.into()),
         }
     }
 }

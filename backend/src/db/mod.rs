@@ -18,7 +18,7 @@ pub mod users;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use diesel::connection::{SimpleConnection, TransactionManager as _};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -228,22 +228,19 @@ impl Db {
         let db = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = db.checkout(TRUSTED_FOR)?;
-            match work(&mut conn) {
-                Ok(value) => {
-                    answered(&mut conn);
-                    Ok(value)
-                }
+            let value = match work(&mut conn) {
                 Err(err) if is_connection_lost(&err) => {
                     tracing::warn!(error = %err, "database connection lost; the read is retried");
-                    discard(&mut conn);
+                    // Back to the pool, which drops it (see `Db::checkout`), before the next
+                    // checkout, so that a pool of one is not waiting for itself.
                     drop(conn);
-                    let mut conn = db.checkout(Duration::ZERO)?;
-                    let value = work(&mut conn)?;
-                    answered(&mut conn);
-                    Ok(value)
+                    conn = db.checkout(Duration::ZERO)?;
+                    work(&mut conn)?
                 }
-                Err(err) => Err(err.into()),
-            }
+                read => read?,
+            };
+            answered(&mut conn);
+            Ok(value)
         })
         .await
         .map_err(Error::Task)?
@@ -267,9 +264,14 @@ impl Db {
     /// within `trust` is pinged first; one that does not answer is discarded and the next one
     /// tried, so a restarted database server costs no failed request. A SQLite file does not
     /// drop connections the way a server can, so its connections are never pinged.
+    ///
+    /// A lost connection goes back to the pool only to be dropped: once a query on it has failed,
+    /// Diesel finds libpq's transaction status unknown and puts the connection's transaction
+    /// manager in its error state, so `Manager::has_broken` (Diesel's `is_broken`) is true. The
+    /// killed-connections test in `tests/api/unavailable.rs` fails if that ever stops.
     fn checkout(&self, trust: Duration) -> Result<PooledConn, Error> {
-        // Every connection in the pool may be dead (a server restart): each is discarded in
-        // turn, and then the pool opens new ones.
+        // Every connection in the pool may be dead (a server restart): each is dropped in turn,
+        // and then the pool opens new ones.
         let mut discarded = 0;
         loop {
             let mut conn = self.pool.get().map_err(Error::Unavailable)?;
@@ -287,7 +289,6 @@ impl Db {
                 }
                 Err(err) => {
                     tracing::warn!(error = %err, "database connection lost; replacing it");
-                    discard(&mut conn);
                     discarded += 1;
                     if discarded > self.pool.max_size() {
                         return Err(Error::Query(err));
@@ -298,27 +299,15 @@ impl Db {
     }
 }
 
-/// Records that the connection has just answered.
+/// Records that the connection has just answered: in place once the connection has the record,
+/// so that the session check allocates nothing for it.
 fn answered(conn: &mut PooledConn) {
-    PooledConnection::extensions_mut(conn).insert(AnsweredAt(Instant::now()));
-}
-
-/// Makes the pool drop the connection when it comes back instead of handing it out again: r2d2
-/// asks `has_broken`, which is Diesel's `is_broken`, which is true once the connection's
-/// transaction manager is in its error state.
-fn discard(conn: &mut PooledConn) {
-    match &mut **conn {
-        Conn::Postgres(pg) => {
-            <diesel::PgConnection as Connection>::TransactionManager::transaction_manager_status_mut(
-                pg,
-            )
-            .set_in_error();
-        }
-        Conn::Sqlite(sqlite) => {
-            <diesel::SqliteConnection as Connection>::TransactionManager::transaction_manager_status_mut(
-                sqlite,
-            )
-            .set_in_error();
+    let now = Instant::now();
+    let extensions = PooledConnection::extensions_mut(conn);
+    match extensions.get_mut::<AnsweredAt>() {
+        Some(at) => at.0 = now,
+        None => {
+            extensions.insert(AnsweredAt(now));
         }
     }
 }

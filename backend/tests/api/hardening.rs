@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{
-    Options, PASSWORD, TestApp, assert_problem, insert_user, spawn_app, spawn_with, username,
+    Options, PASSWORD, TestApp, assert_problem, insert_user, median, spawn_app, spawn_with,
+    username,
 };
 
 // ---- 1. The cross-site guard and the header policy see the path the router matches ----------
@@ -57,11 +58,6 @@ async fn percent_encoded_api_paths_get_the_cross_site_guard_and_no_store() {
 }
 
 // ---- 2. A failed login costs the same whatever the stored hash -------------------------------
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 #[tokio::test]
 async fn a_wrong_password_costs_the_same_whatever_the_stored_work_factor() {

@@ -409,6 +409,12 @@ pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
 }
 
 /// A unique-enough username for tests sharing nothing but a machine.
+/// The median of timing samples (the upper one of an even count).
+pub fn median<T: Copy + PartialOrd>(mut samples: Vec<T>) -> T {
+    samples.sort_by(|a, b| a.partial_cmp(b).expect("samples are comparable (no NaN)"));
+    samples[samples.len() / 2]
+}
+
 pub fn username(prefix: &str) -> String {
     let n: u32 = rand_suffix();
     format!("{prefix}{n}")

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{
-    BinaryServer, Options, PASSWORD, assert_problem, spawn_app, spawn_with, username,
+    BinaryServer, Options, PASSWORD, assert_problem, median, spawn_app, spawn_with, username,
 };
 
 async fn post_with(
@@ -292,11 +292,6 @@ async fn a_throttled_attempt_computes_no_hash() {
     assert_eq!(slow.await.expect("join"), 201);
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 #[tokio::test]
 async fn unknown_and_wrong_password_logins_take_the_same_time() {
     // The default work factor, so that the hash dominates; no throttle or rate limit.
@@ -333,8 +328,7 @@ async fn unknown_and_wrong_password_logins_take_the_same_time() {
         ratios.push(pair[0].as_secs_f64() / pair[1].as_secs_f64());
     }
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "identical bodies");
-    ratios.sort_by(f64::total_cmp);
-    let ratio = ratios[ratios.len() / 2];
+    let ratio = median(ratios.clone());
     let (w, u) = (median(wrong), median(unknown));
     assert!(
         (0.75..=1.33).contains(&ratio),
